@@ -1,0 +1,62 @@
+#include "app/engine_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include "connectors/decoders/event_decoder.h"
+#include "connectors/kafka_client.h"
+#include "state/state_store.h"
+#include "stream/engine.h"
+
+namespace learnflow {
+
+class EngineRunner::Impl {
+ public:
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<KafkaSource> source;
+  std::unique_ptr<KafkaSink> sink;
+  std::unique_ptr<EventDecoder> decoder;
+  std::unique_ptr<Engine> engine;
+};
+
+EngineRunner::EngineRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+EngineRunner::~EngineRunner() = default;
+
+StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& config) {
+  auto impl = std::make_unique<Impl>();
+  LF_ASSIGN_OR_RETURN(impl->store, StateStore::Open(StateStoreOptions{
+                                       .dir = config.state.dir,
+                                       .memory_mb = static_cast<int>(config.state.memory_mb)}));
+  KafkaClientOptions client;
+  client.bootstrap_servers = config.kafka.bootstrap_servers;
+  client.group_id = config.kafka.group_id;
+  client.properties = config.kafka.properties;
+  LF_ASSIGN_OR_RETURN(impl->source, KafkaSource::Create(client, config.topics.input));
+  LF_ASSIGN_OR_RETURN(impl->sink, KafkaSink::Create(client));
+  impl->decoder = std::make_unique<EventDecoder>(config.decoder_options());
+
+  EngineOptions options;
+  options.input_topic = config.topics.input;
+  options.learner_signals_topic = config.topics.learner_signals;
+  options.dead_letter_topic = config.topics.dead_letter;
+  options.window_size_ms = config.windows.size_ms;
+  options.grace_ms = config.windows.grace_ms;
+  options.max_out_of_orderness_ms = config.processing.max_out_of_orderness_ms;
+  options.commit_interval_ms = config.processing.commit_interval_ms;
+  options.max_message_bytes = static_cast<size_t>(config.processing.max_message_bytes);
+  options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);
+  impl->engine = std::make_unique<Engine>(options, *impl->source, *impl->sink, *impl->decoder,
+                                          *impl->store);
+  spdlog::info("engine ready: {} -> {} (dead letters: {}), group {}, state in {}", options.input_topic,
+               options.learner_signals_topic, options.dead_letter_topic, client.group_id,
+               config.state.dir);
+  return std::unique_ptr<EngineRunner>(new EngineRunner(std::move(impl)));
+}
+
+Status EngineRunner::Run(const std::atomic<bool>& stop) {
+  LF_RETURN_IF_ERROR(impl_->engine->Start());
+  return impl_->engine->Run(stop);
+}
+
+const EngineCounters& EngineRunner::counters() const { return impl_->engine->counters(); }
+
+}  // namespace learnflow

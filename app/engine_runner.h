@@ -1,0 +1,33 @@
+// EngineRunner: one engine wired from a Config — state store, Kafka source and sink, decoder.
+// Used by `learnflow run` and `learnflow demo`.
+//
+// Lifecycle: Create() opens the state store and the Kafka clients (no network I/O yet); Run()
+// subscribes and processes until `stop`, then drains and commits. Threading: Run() on one thread;
+// counters() from any thread. Errors: Create() fails on bad config or an unusable state dir
+// (exit code 2 territory); Run() returns runtime failures (exit code 1).
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include "app/config.h"
+#include "core/status.h"
+#include "stream/counters.h"
+
+namespace learnflow {
+
+class EngineRunner {
+ public:
+  static StatusOr<std::unique_ptr<EngineRunner>> Create(const Config& config);
+  ~EngineRunner();
+
+  Status Run(const std::atomic<bool>& stop);
+  const EngineCounters& counters() const;
+
+ private:
+  class Impl;
+  explicit EngineRunner(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace learnflow

@@ -1,0 +1,164 @@
+// Internals of EventDecoder shared by the per-format files (xapi.cc, caliper.cc, moodle.cc).
+// Not part of the public API: simdjson types appear here and nowhere above connectors/decoders.
+//
+// Ownership: everything here is owned by one EventDecoder::Impl and used by the thread that owns
+// the decoder. String views produced while decoding a message point into the input copy, the
+// simdjson parser's string buffer or the Arena; all stay valid until the next Decode().
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "connectors/decoders/event_decoder.h"
+#include "core/event.h"
+
+namespace learnflow::decoder_internal {
+
+namespace dom = simdjson::dom;
+
+// Bump allocator for composed strings (homePage|name, lower-cased mbox, "<site>:<id>", numbers
+// as text, hashes). Memory lives in blocks that never move, so a view handed out stays valid
+// until Reset(). Reset() keeps the blocks: once the blocks fit a workload, no more allocation.
+class Arena {
+ public:
+  Arena() = default;
+  Arena(const Arena&) = delete;
+  Arena& operator=(const Arena&) = delete;
+
+  void Reset();
+  // Returns `n` writable bytes. REQUIRES: n > 0.
+  char* Allocate(size_t n);
+  std::string_view Copy(std::string_view text);
+  std::string_view Concat(std::string_view a, std::string_view b, std::string_view c);
+  // ASCII lower-case copy; returns `text` itself when it has no upper-case ASCII letter.
+  std::string_view LowerAscii(std::string_view text);
+
+ private:
+  static constexpr size_t kBlockSize = 4096;
+  struct Block {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+    size_t used = 0;
+  };
+  std::vector<Block> blocks_;
+  size_t current_ = 0;
+};
+
+// Copy of the (unpadded) Kafka payload followed by SIMDJSON_PADDING zero bytes, as simdjson
+// requires. Grows only.
+class PaddedBuffer {
+ public:
+  const char* Assign(std::string_view bytes);
+
+ private:
+  std::unique_ptr<char[]> data_;
+  size_t capacity_ = 0;
+};
+
+// std::string keys, lookups by string_view without building a std::string.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using StringMap = std::unordered_map<std::string, std::string, StringHash, std::equal_to<>>;
+
+// ---- Reading simdjson DOM values leniently (numbers as strings, ids as numbers). ----
+
+// The member `key` of `obj` when present and not null.
+bool Member(dom::object obj, std::string_view key, dom::element& out);
+bool MemberObject(dom::object obj, std::string_view key, dom::object& out);
+// A string as is; an integer or a double as text (in the arena); anything else: empty.
+std::string_view Text(dom::element value, Arena& arena);
+std::string_view MemberText(dom::object obj, std::string_view key, Arena& arena);
+// A finite number, or a string holding one ("0.85", "1700000000").
+bool ToDouble(dom::element value, double& out);
+// An integer, an integral double, or a string holding an integer.
+bool ToInt64(dom::element value, int64_t& out);
+// true/false, or the strings "true"/"false".
+bool ToBool(dom::element value, bool& out);
+// Caliper/JSON-LD entity reference: an object's `id`, or a bare IRI string.
+std::string_view EntityId(dom::element value, Arena& arena);
+// The term of an IRI: the part after the last '#' or '/' ("…/caliper/GradeEvent" -> "GradeEvent").
+std::string_view LastSegment(std::string_view iri);
+// Minified JSON text of `value` appended to `out` (used for redacted payloads only).
+void AppendJson(dom::element value, std::string& out);
+// `s` as a JSON string literal (quotes, backslashes and controls escaped; UTF-8 untouched).
+void AppendJsonString(std::string_view s, std::string& out);
+
+// 64-bit FNV-1a.
+uint64_t Fnv1a64(std::string_view bytes);
+
+// Result of decoding one record (a statement, a Caliper event, a Moodle row).
+struct RecordResult {
+  enum class Kind : uint8_t { kEvent, kSkip, kReject };
+  Kind kind = Kind::kEvent;
+  RejectReason reason = RejectReason::kInvalidJson;
+
+  static RecordResult Event() { return {}; }
+  static RecordResult Skip() { return {Kind::kSkip, RejectReason::kInvalidJson}; }
+  static RecordResult Fail(RejectReason reason) { return {Kind::kReject, reason}; }
+};
+
+// What an xAPI verb IRI means.
+struct VerbInfo {
+  std::string_view iri;  // points into the decoder's copy of DecoderOptions
+  EventKind kind = EventKind::kOther;
+  Success implied = Success::kUnknown;  // passed/failed verbs
+};
+
+}  // namespace learnflow::decoder_internal
+
+namespace learnflow {
+
+class EventDecoder::Impl {
+ public:
+  explicit Impl(DecoderOptions options);
+  void Decode(std::string_view payload, DecodedMessage& out);
+
+ private:
+  using RecordResult = decoder_internal::RecordResult;
+  using dom_object = simdjson::dom::object;
+  using dom_array = simdjson::dom::array;
+  using dom_element = simdjson::dom::element;
+
+  // xapi.cc
+  RecordResult DecodeXapi(dom_object statement, std::string_view raw, CanonicalEvent& event);
+  std::string_view XapiLearner(dom_object statement);
+  const decoder_internal::VerbInfo* FindVerb(std::string_view iri) const;
+  // caliper.cc
+  RecordResult DecodeCaliperEvent(dom_object object, CanonicalEvent& event);
+  void DecodeCaliperEnvelope(dom_array data, DecodedMessage& out);
+  bool IsHelpTool(std::string_view id) const;
+  // moodle.cc
+  RecordResult DecodeMoodle(dom_object row, CanonicalEvent& event, DecodedMessage& out);
+  bool MoodleGrade(dom_object row, double& grade, double& grade_max);
+
+  // Applies the shared fallbacks (cohort <- course, skill <- item, closes_session) and appends
+  // the event, the skip or the reject to `out`.
+  void Emit(RecordResult result, CanonicalEvent& event, uint32_t index, DecodedMessage& out);
+
+  const DecoderOptions options_;
+  std::vector<decoder_internal::VerbInfo> verbs_;  // sorted by iri, unique
+  std::vector<std::string_view> help_tools_;       // sorted
+  decoder_internal::StringMap cohort_by_course_;
+  decoder_internal::StringMap skill_by_item_;
+
+  decoder_internal::PaddedBuffer input_;
+  simdjson::dom::parser parser_;
+  // Moodle `other` given as JSON text is parsed with its own parser so that views into the row
+  // (held by parser_) stay valid.
+  decoder_internal::PaddedBuffer other_input_;
+  simdjson::dom::parser other_parser_;
+  decoder_internal::Arena arena_;
+};
+
+}  // namespace learnflow

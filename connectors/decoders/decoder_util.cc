@@ -1,0 +1,327 @@
+// Shared helpers of the event decoders: arena, padded input buffer, lenient DOM accessors and a
+// minimal JSON writer. See decoder_internal.h.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "connectors/decoders/decoder_internal.h"
+
+namespace learnflow::decoder_internal {
+
+// ---- Arena ----
+
+void Arena::Reset() {
+  for (Block& block : blocks_) block.used = 0;
+  current_ = 0;
+}
+
+char* Arena::Allocate(size_t n) {
+  for (; current_ < blocks_.size(); ++current_) {
+    Block& block = blocks_[current_];
+    if (block.size - block.used >= n) {
+      char* p = block.data.get() + block.used;
+      block.used += n;
+      return p;
+    }
+  }
+  const size_t size = std::max(n, kBlockSize);
+  blocks_.push_back(Block{std::unique_ptr<char[]>(new char[size]), size, n});
+  current_ = blocks_.size() - 1;
+  return blocks_.back().data.get();
+}
+
+std::string_view Arena::Copy(std::string_view text) {
+  if (text.empty()) return {};
+  char* p = Allocate(text.size());
+  std::memcpy(p, text.data(), text.size());
+  return {p, text.size()};
+}
+
+std::string_view Arena::Concat(std::string_view a, std::string_view b, std::string_view c) {
+  const size_t n = a.size() + b.size() + c.size();
+  if (n == 0) return {};
+  char* p = Allocate(n);
+  std::memcpy(p, a.data(), a.size());
+  std::memcpy(p + a.size(), b.data(), b.size());
+  std::memcpy(p + a.size() + b.size(), c.data(), c.size());
+  return {p, n};
+}
+
+std::string_view Arena::LowerAscii(std::string_view text) {
+  const auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  if (std::none_of(text.begin(), text.end(), is_upper)) return text;
+  char* p = Allocate(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    p[i] = is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return {p, text.size()};
+}
+
+// ---- PaddedBuffer ----
+
+const char* PaddedBuffer::Assign(std::string_view bytes) {
+  const size_t needed = bytes.size() + simdjson::SIMDJSON_PADDING;
+  if (needed > capacity_) {
+    const size_t capacity = std::max(needed, capacity_ * 2);
+    data_.reset(new char[capacity]);
+    capacity_ = capacity;
+  }
+  if (!bytes.empty()) std::memcpy(data_.get(), bytes.data(), bytes.size());
+  std::memset(data_.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
+  return data_.get();
+}
+
+// ---- DOM accessors ----
+
+bool Member(dom::object obj, std::string_view key, dom::element& out) {
+  if (obj.at_key(key).get(out) != simdjson::SUCCESS) return false;
+  return !out.is_null();
+}
+
+bool MemberObject(dom::object obj, std::string_view key, dom::object& out) {
+  dom::element value;
+  return Member(obj, key, value) && value.get_object().get(out) == simdjson::SUCCESS;
+}
+
+namespace {
+
+template <typename Number>
+std::string_view NumberText(Number value, Arena& arena) {
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  if (ec != std::errc()) return {};
+  return arena.Copy(std::string_view(buffer, static_cast<size_t>(end - buffer)));
+}
+
+}  // namespace
+
+std::string_view Text(dom::element value, Arena& arena) {
+  switch (value.type()) {
+    case dom::element_type::STRING: {
+      std::string_view s;
+      return value.get_string().get(s) == simdjson::SUCCESS ? s : std::string_view();
+    }
+    case dom::element_type::INT64: {
+      int64_t v = 0;
+      return value.get_int64().get(v) == simdjson::SUCCESS ? NumberText(v, arena)
+                                                          : std::string_view();
+    }
+    case dom::element_type::UINT64: {
+      uint64_t v = 0;
+      return value.get_uint64().get(v) == simdjson::SUCCESS ? NumberText(v, arena)
+                                                           : std::string_view();
+    }
+    case dom::element_type::DOUBLE: {
+      double v = 0;
+      return value.get_double().get(v) == simdjson::SUCCESS ? NumberText(v, arena)
+                                                           : std::string_view();
+    }
+    default:
+      return {};
+  }
+}
+
+std::string_view MemberText(dom::object obj, std::string_view key, Arena& arena) {
+  dom::element value;
+  return Member(obj, key, value) ? Text(value, arena) : std::string_view();
+}
+
+bool ToDouble(dom::element value, double& out) {
+  switch (value.type()) {
+    case dom::element_type::INT64:
+    case dom::element_type::UINT64:
+    case dom::element_type::DOUBLE:
+      // get_double() converts integers too.
+      return value.get_double().get(out) == simdjson::SUCCESS && std::isfinite(out);
+    case dom::element_type::STRING: {
+      std::string_view s;
+      if (value.get_string().get(s) != simdjson::SUCCESS || s.empty()) return false;
+      double v = 0;
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || end != s.data() + s.size() || !std::isfinite(v)) return false;
+      out = v;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool ToInt64(dom::element value, int64_t& out) {
+  switch (value.type()) {
+    case dom::element_type::INT64:
+      return value.get_int64().get(out) == simdjson::SUCCESS;
+    case dom::element_type::UINT64:
+      return false;  // > INT64_MAX
+    case dom::element_type::DOUBLE: {
+      double d = 0;
+      if (value.get_double().get(d) != simdjson::SUCCESS || d != std::floor(d)) return false;
+      if (!(d >= -9.2e18 && d <= 9.2e18)) return false;
+      out = static_cast<int64_t>(d);
+      return true;
+    }
+    case dom::element_type::STRING: {
+      std::string_view s;
+      if (value.get_string().get(s) != simdjson::SUCCESS || s.empty()) return false;
+      int64_t v = 0;
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc() || end != s.data() + s.size()) return false;
+      out = v;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool ToBool(dom::element value, bool& out) {
+  if (value.type() == dom::element_type::BOOL) return value.get_bool().get(out) == simdjson::SUCCESS;
+  std::string_view s;
+  if (value.type() != dom::element_type::STRING || value.get_string().get(s) != simdjson::SUCCESS) {
+    return false;
+  }
+  if (s == "true") {
+    out = true;
+    return true;
+  }
+  if (s == "false") {
+    out = false;
+    return true;
+  }
+  return false;
+}
+
+std::string_view EntityId(dom::element value, Arena& arena) {
+  dom::object obj;
+  if (value.get_object().get(obj) == simdjson::SUCCESS) return MemberText(obj, "id", arena);
+  if (value.type() == dom::element_type::STRING) return Text(value, arena);
+  return {};
+}
+
+std::string_view LastSegment(std::string_view iri) {
+  const size_t pos = iri.find_last_of("/#");
+  return pos == std::string_view::npos ? iri : iri.substr(pos + 1);
+}
+
+// ---- JSON writer ----
+
+void AppendJsonString(std::string_view s, std::string& out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(ch);  // UTF-8 passes through untouched
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+template <typename Number>
+void AppendNumber(Number value, std::string& out) {
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), value);
+  if (ec != std::errc()) {
+    out += "null";
+    return;
+  }
+  out.append(buffer, static_cast<size_t>(end - buffer));
+}
+
+}  // namespace
+
+void AppendJson(dom::element value, std::string& out) {
+  switch (value.type()) {
+    case dom::element_type::OBJECT: {
+      dom::object obj;
+      if (value.get_object().get(obj) != simdjson::SUCCESS) break;
+      out.push_back('{');
+      bool first = true;
+      for (const dom::key_value_pair field : obj) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJsonString(field.key, out);
+        out.push_back(':');
+        AppendJson(field.value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+    case dom::element_type::ARRAY: {
+      dom::array array;
+      if (value.get_array().get(array) != simdjson::SUCCESS) break;
+      out.push_back('[');
+      bool first = true;
+      for (const dom::element item : array) {
+        if (!first) out.push_back(',');
+        first = false;
+        AppendJson(item, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case dom::element_type::STRING: {
+      std::string_view s;
+      if (value.get_string().get(s) != simdjson::SUCCESS) break;
+      AppendJsonString(s, out);
+      return;
+    }
+    case dom::element_type::INT64: {
+      int64_t v = 0;
+      if (value.get_int64().get(v) != simdjson::SUCCESS) break;
+      AppendNumber(v, out);
+      return;
+    }
+    case dom::element_type::UINT64: {
+      uint64_t v = 0;
+      if (value.get_uint64().get(v) != simdjson::SUCCESS) break;
+      AppendNumber(v, out);
+      return;
+    }
+    case dom::element_type::DOUBLE: {
+      double v = 0;
+      if (value.get_double().get(v) != simdjson::SUCCESS) break;
+      AppendNumber(v, out);
+      return;
+    }
+    case dom::element_type::BOOL: {
+      bool v = false;
+      if (value.get_bool().get(v) != simdjson::SUCCESS) break;
+      out += v ? "true" : "false";
+      return;
+    }
+    case dom::element_type::NULL_VALUE:
+      break;
+  }
+  out += "null";
+}
+
+uint64_t Fnv1a64(std::string_view bytes) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+}  // namespace learnflow::decoder_internal

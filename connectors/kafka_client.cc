@@ -1,0 +1,478 @@
+#include "connectors/kafka_client.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace learnflow {
+namespace {
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+
+Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
+  char errstr[512];
+  if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+      RD_KAFKA_CONF_OK) {
+    return InvalidArgumentError("kafka.properties." + name + ": " + errstr);
+  }
+  return Status::Ok();
+}
+
+// Our defaults first, then the user's properties verbatim (they win).
+StatusOr<ConfPtr> MakeConf(const KafkaClientOptions& options,
+                           const std::map<std::string, std::string>& defaults) {
+  ConfPtr conf(rd_kafka_conf_new());
+  if (options.bootstrap_servers.empty()) {
+    return InvalidArgumentError("kafka.bootstrap_servers: must be set");
+  }
+  LF_RETURN_IF_ERROR(SetProperty(conf.get(), "bootstrap.servers", options.bootstrap_servers));
+  for (const auto& [name, value] : defaults) LF_RETURN_IF_ERROR(SetProperty(conf.get(), name, value));
+  for (const auto& [name, value] : options.properties) {
+    LF_RETURN_IF_ERROR(SetProperty(conf.get(), name, value));
+  }
+  return conf;
+}
+
+Status KafkaError(std::string_view what, rd_kafka_resp_err_t err) {
+  std::string message = std::string(what) + ": " + rd_kafka_err2str(err);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+      return UnavailableError(std::move(message));
+    default:
+      return InternalError(std::move(message));
+  }
+}
+
+// librdkafka reports broker trouble here; it retries by itself, we only log (rate-limited by
+// librdkafka's own de-duplication of repeated errors).
+void ErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+    spdlog::error("kafka {}: fatal: {}", rd_kafka_name(rk), fatal);
+    return;
+  }
+  spdlog::warn("kafka {}: {}: {}", rd_kafka_name(rk), rd_kafka_err2name(code), reason);
+}
+
+void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* buf) {
+  if (level <= 3) {
+    spdlog::error("kafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+  } else if (level <= 5) {
+    spdlog::info("kafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+  } else {
+    spdlog::debug("kafka {} {}: {}", rd_kafka_name(rk), fac, buf);
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// KafkaSource
+
+class KafkaSource::Impl {
+ public:
+  ~Impl() {
+    ReleaseBatch();
+    if (rk != nullptr) {
+      if (!closed) rd_kafka_consumer_close(rk);
+      rd_kafka_destroy(rk);
+    }
+  }
+
+  void ReleaseBatch() {
+    for (rd_kafka_message_t* m : held) rd_kafka_message_destroy(m);
+    held.clear();
+  }
+
+  void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
+    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    scratch_partitions.clear();
+    for (int i = 0; i < partitions->cnt; ++i) scratch_partitions.push_back(partitions->elems[i].partition);
+    rd_kafka_error_t* error = nullptr;
+    rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      Status s = listener->OnAssigned(scratch_partitions, scratch_offsets);
+      if (!s.ok()) {
+        RecordError(std::move(s));
+        return;  // not assigning: the engine stops and a restart retries
+      }
+      for (int i = 0; i < partitions->cnt; ++i) {
+        const int64_t offset = scratch_offsets[static_cast<size_t>(i)];
+        partitions->elems[i].offset = offset == kOffsetFromGroup ? RD_KAFKA_OFFSET_INVALID : offset;
+      }
+      if (cooperative) {
+        error = rd_kafka_incremental_assign(rk, partitions);
+      } else {
+        assign_err = rd_kafka_assign(rk, partitions);
+      }
+    } else {
+      Status s = listener->OnRevoked(scratch_partitions);
+      if (!s.ok()) RecordError(std::move(s));
+      revoked.insert(revoked.end(), scratch_partitions.begin(), scratch_partitions.end());
+      if (cooperative) {
+        error = rd_kafka_incremental_unassign(rk, partitions);
+      } else {
+        assign_err = rd_kafka_assign(rk, nullptr);
+      }
+    }
+    if (error != nullptr) {
+      RecordError(InternalError(std::string("partition assignment failed: ") + rd_kafka_error_string(error)));
+      rd_kafka_error_destroy(error);
+    } else if (assign_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      RecordError(KafkaError("partition assignment failed", assign_err));
+    }
+  }
+
+  void RecordError(Status s) {
+    if (callback_error.ok()) callback_error = std::move(s);
+  }
+
+  rd_kafka_t* rk = nullptr;
+  std::string topic;
+  AssignmentListener* listener = nullptr;
+  std::vector<rd_kafka_message_t*> held;  // messages of the current batch
+  std::vector<int32_t> scratch_partitions;
+  std::vector<int64_t> scratch_offsets;
+  std::vector<int32_t> revoked;  // revoked during the current Poll
+  Status callback_error;
+  bool closed = false;
+};
+
+namespace {
+void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                       rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  static_cast<KafkaSource::Impl*>(opaque)->Rebalance(err, partitions);
+}
+}  // namespace
+
+KafkaSource::KafkaSource(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaSource::~KafkaSource() = default;
+
+StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaClientOptions& options,
+                                                           std::string topic) {
+  if (options.group_id.empty()) return InvalidArgumentError("kafka.group_id: must be set");
+  const std::map<std::string, std::string> defaults = {
+      {"group.id", options.group_id},
+      {"client.id", "learnflow-consumer"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"isolation.level", "read_committed"},
+      {"enable.partition.eof", "false"},
+  };
+  LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
+  auto impl = std::make_unique<Impl>();
+  impl->topic = std::move(topic);
+  rd_kafka_conf_set_opaque(conf.get(), impl.get());
+  rd_kafka_conf_set_rebalance_cb(conf.get(), RebalanceCallback);
+  rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  char errstr[512];
+  impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr));
+  if (impl->rk == nullptr) return InvalidArgumentError(std::string("kafka consumer: ") + errstr);
+  conf.release();  // owned by rk now
+  rd_kafka_poll_set_consumer(impl->rk);
+  return std::unique_ptr<KafkaSource>(new KafkaSource(std::move(impl)));
+}
+
+Status KafkaSource::Subscribe(AssignmentListener& listener) {
+  impl_->listener = &listener;
+  PartitionListPtr topics(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(topics.get(), impl_->topic.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(impl_->rk, topics.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("subscribe to " + impl_->topic, err);
+  return Status::Ok();
+}
+
+Status KafkaSource::Poll(int timeout_ms, size_t max, std::vector<InputMessage>& out) {
+  out.clear();
+  impl_->ReleaseBatch();
+  impl_->revoked.clear();
+  int wait = timeout_ms;
+  while (out.size() < max) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, wait);
+    if (!impl_->callback_error.ok()) {
+      if (m != nullptr) rd_kafka_message_destroy(m);
+      return std::exchange(impl_->callback_error, Status());
+    }
+    if (m == nullptr) break;
+    wait = 0;  // the batch is whatever is ready now
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const rd_kafka_resp_err_t err = m->err;
+      std::string what = rd_kafka_message_errstr(m);
+      rd_kafka_message_destroy(m);
+      char fatal[512];
+      if (rd_kafka_fatal_error(impl_->rk, fatal, sizeof(fatal)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return InternalError(std::string("kafka consumer fatal error: ") + fatal);
+      }
+      spdlog::warn("kafka consumer: {}: {}", rd_kafka_err2name(err), what);
+      continue;
+    }
+    impl_->held.push_back(m);
+    InputMessage& message = out.emplace_back();
+    message.partition = m->partition;
+    message.offset = m->offset;
+    message.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+    message.payload = std::string_view(static_cast<const char*>(m->payload), m->len);
+    rd_kafka_timestamp_type_t ts_type;
+    message.timestamp_ms = rd_kafka_message_timestamp(m, &ts_type);
+  }
+  if (!impl_->revoked.empty()) {
+    // Messages fetched before a revocation belong to the partition's next owner now; it resumes
+    // from the checkpoint committed in OnRevoked, which does not include them.
+    std::erase_if(out, [&](const InputMessage& message) {
+      return std::find(impl_->revoked.begin(), impl_->revoked.end(), message.partition) !=
+             impl_->revoked.end();
+    });
+  }
+  return Status::Ok();
+}
+
+Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const PartitionOffset& po : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), po.partition)->offset =
+        po.next_offset;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk, list.get(), /*async=*/1);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("offset commit", err);
+  return Status::Ok();
+}
+
+namespace {
+Status PauseOrResume(rd_kafka_t* rk, bool pause) {
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_assignment(rk, &raw);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("reading assignment", err);
+  PartitionListPtr list(raw);
+  err = pause ? rd_kafka_pause_partitions(rk, list.get()) : rd_kafka_resume_partitions(rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(pause ? "pause" : "resume", err);
+  return Status::Ok();
+}
+}  // namespace
+
+Status KafkaSource::PauseAll() { return PauseOrResume(impl_->rk, true); }
+Status KafkaSource::ResumeAll() { return PauseOrResume(impl_->rk, false); }
+
+Status KafkaSource::Close() {
+  if (impl_->closed) return Status::Ok();
+  impl_->ReleaseBatch();
+  impl_->closed = true;
+  const rd_kafka_resp_err_t err = rd_kafka_consumer_close(impl_->rk);
+  Status callback = std::exchange(impl_->callback_error, Status());
+  if (!callback.ok()) return callback;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("consumer close", err);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// KafkaSink
+
+class KafkaSink::Impl {
+ public:
+  struct Topic {
+    rd_kafka_topic_t* handle = nullptr;
+    uint64_t delivered = 0;
+  };
+
+  ~Impl() {
+    if (rk == nullptr) return;
+    const rd_kafka_resp_err_t err = rd_kafka_flush(rk, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("kafka producer closed with {} records undelivered", rd_kafka_outq_len(rk));
+    }
+    for (auto& [name, topic] : topics) rd_kafka_topic_destroy(topic.handle);
+    rd_kafka_destroy(rk);
+  }
+
+  Topic* GetTopic(std::string_view name) {
+    auto it = topics.find(name);
+    if (it != topics.end()) return &it->second;
+    rd_kafka_topic_t* handle = rd_kafka_topic_new(rk, std::string(name).c_str(), nullptr);
+    if (handle == nullptr) return nullptr;
+    return &topics.emplace(std::string(name), Topic{handle, 0}).first->second;
+  }
+
+  void Delivered(const rd_kafka_message_t* m) {
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (delivery_error.ok()) {
+        delivery_error = KafkaError(std::string("delivery to ") + rd_kafka_topic_name(m->rkt) +
+                                        " failed",
+                                    m->err);
+      }
+      return;
+    }
+    ++static_cast<Topic*>(m->_private)->delivered;
+  }
+
+  rd_kafka_t* rk = nullptr;
+  std::map<std::string, Topic, std::less<>> topics;
+  Status delivery_error;
+};
+
+namespace {
+void DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
+  static_cast<KafkaSink::Impl*>(opaque)->Delivered(m);
+}
+}  // namespace
+
+KafkaSink::KafkaSink(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaSink::~KafkaSink() = default;
+
+StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaClientOptions& options) {
+  const std::map<std::string, std::string> defaults = {
+      {"client.id", "learnflow-producer"},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      {"compression.type", "lz4"},
+      {"partitioner", "murmur2_random"},
+  };
+  // Consumer-only properties given in kafka.properties would make the producer warn; they are
+  // harmless, librdkafka ignores properties of the other client type.
+  LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
+  auto impl = std::make_unique<Impl>();
+  rd_kafka_conf_set_opaque(conf.get(), impl.get());
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), DeliveryCallback);
+  rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  char errstr[512];
+  impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr));
+  if (impl->rk == nullptr) return InvalidArgumentError(std::string("kafka producer: ") + errstr);
+  conf.release();
+  return std::unique_ptr<KafkaSink>(new KafkaSink(std::move(impl)));
+}
+
+Status KafkaSink::Send(std::string_view topic_name, std::string_view key, std::string_view value,
+                       std::span<const Header> headers) {
+  Impl::Topic* topic = impl_->GetTopic(topic_name);
+  if (topic == nullptr) return InvalidArgumentError("invalid topic name " + std::string(topic_name));
+  for (int attempt = 0;; ++attempt) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const Header& h : headers) {
+        rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                            static_cast<ssize_t>(h.value.size()));
+      }
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        impl_->rk, RD_KAFKA_V_RKT(topic->handle), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(topic), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken over on failure
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt >= 6000) {
+      return KafkaError("produce to " + std::string(topic_name), err);
+    }
+    rd_kafka_poll(impl_->rk, 10);  // local queue full: wait for deliveries to drain it
+  }
+}
+
+void KafkaSink::Poll() { rd_kafka_poll(impl_->rk, 0); }
+
+Status KafkaSink::Flush(int timeout_ms) {
+  const rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk, timeout_ms);
+  if (!impl_->delivery_error.ok()) return std::exchange(impl_->delivery_error, Status());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return UnavailableError("flush: " + std::to_string(rd_kafka_outq_len(impl_->rk)) +
+                            " records still unacknowledged after " + std::to_string(timeout_ms) +
+                            " ms");
+  }
+  return Status::Ok();
+}
+
+size_t KafkaSink::InFlight() const { return static_cast<size_t>(rd_kafka_outq_len(impl_->rk)); }
+
+uint64_t KafkaSink::Delivered(std::string_view topic) const {
+  auto it = impl_->topics.find(topic);
+  return it == impl_->topics.end() ? 0 : it->second.delivered;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EmbeddedBroker
+
+class EmbeddedBroker::Impl {
+ public:
+  ~Impl() {
+    if (cluster != nullptr) rd_kafka_mock_cluster_destroy(cluster);
+    if (rk != nullptr) rd_kafka_destroy(rk);
+  }
+  rd_kafka_t* rk = nullptr;  // the mock cluster runs on this handle's threads
+  rd_kafka_mock_cluster_t* cluster = nullptr;
+  int brokers = 1;
+};
+
+EmbeddedBroker::EmbeddedBroker(std::unique_ptr<Impl> impl, std::string bootstrap_servers)
+    : impl_(std::move(impl)), bootstrap_servers_(std::move(bootstrap_servers)) {}
+EmbeddedBroker::~EmbeddedBroker() = default;
+
+StatusOr<std::unique_ptr<EmbeddedBroker>> EmbeddedBroker::Start(int brokers) {
+  if (brokers < 1 || brokers > 16) return InvalidArgumentError("--brokers: must be 1..16");
+  auto impl = std::make_unique<Impl>();
+  impl->brokers = brokers;
+  ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  char errstr[512];
+  // This handle only hosts the mock cluster; it never connects anywhere, so its "no
+  // bootstrap.servers" configuration warning is noise.
+  rd_kafka_conf_set(conf.get(), "log_level", "3", errstr, sizeof(errstr));
+  impl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr));
+  if (impl->rk == nullptr) return InternalError(std::string("embedded broker: ") + errstr);
+  conf.release();
+  impl->cluster = rd_kafka_mock_cluster_new(impl->rk, brokers);
+  if (impl->cluster == nullptr) return InternalError("embedded broker: cannot start mock cluster");
+  std::string bootstrap = rd_kafka_mock_cluster_bootstraps(impl->cluster);
+  return std::unique_ptr<EmbeddedBroker>(new EmbeddedBroker(std::move(impl), std::move(bootstrap)));
+}
+
+Status EmbeddedBroker::CreateTopic(const std::string& topic, int partitions) {
+  if (partitions < 1) return InvalidArgumentError("--partitions: must be >= 1");
+  const rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
+      impl_->cluster, topic.c_str(), partitions, std::min(3, impl_->brokers));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("create topic " + topic, err);
+  return Status::Ok();
+}
+
+Status EmbeddedBroker::SetBrokerDown(int broker_id) {
+  const rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_down(impl_->cluster, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("broker down", err);
+  return Status::Ok();
+}
+
+Status EmbeddedBroker::SetBrokerUp(int broker_id) {
+  const rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_up(impl_->cluster, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("broker up", err);
+  return Status::Ok();
+}
+
+std::vector<std::string> DefaultTopics() {
+  return {"learning.events", "learnflow.learner-signals", "learnflow.cohort-signals",
+          "learnflow.alerts", "learnflow.dead-letter"};
+}
+
+}  // namespace learnflow

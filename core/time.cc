@@ -1,0 +1,180 @@
+#include "core/time.h"
+
+#include <chrono>
+#include <string>
+
+namespace learnflow {
+namespace {
+
+// Howard Hinnant's days_from_civil / civil_from_days (public domain algorithms).
+constexpr int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+constexpr Civil CivilFromDays(int64_t z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return Civil{y + (m <= 2), m, d};
+}
+
+constexpr bool IsLeap(int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+constexpr unsigned DaysInMonth(int64_t y, unsigned m) {
+  constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeap(y) ? 29 : kDays[m - 1];
+}
+
+// Reads exactly `n` digits at `pos`; advances `pos`.
+bool ReadDigits(std::string_view s, size_t& pos, int n, int& out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (int i = 0; i < n; ++i) {
+    const char c = s[pos + i];
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  pos += n;
+  out = v;
+  return true;
+}
+
+void Append2(std::string& out, unsigned v) {
+  out.push_back(static_cast<char>('0' + v / 10));
+  out.push_back(static_cast<char>('0' + v % 10));
+}
+
+class RealClock final : public Clock {
+ public:
+  TimestampMs NowMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+};
+
+}  // namespace
+
+std::optional<TimestampMs> ParseIso8601Millis(std::string_view s) {
+  size_t pos = 0;
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
+  if (!ReadDigits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-') return std::nullopt;
+  if (!ReadDigits(s, pos, 2, month) || pos >= s.size() || s[pos++] != '-') return std::nullopt;
+  if (!ReadDigits(s, pos, 2, day)) return std::nullopt;
+  if (pos >= s.size() || (s[pos] != 'T' && s[pos] != 't' && s[pos] != ' ')) return std::nullopt;
+  ++pos;
+  if (!ReadDigits(s, pos, 2, hour) || pos >= s.size() || s[pos++] != ':') return std::nullopt;
+  if (!ReadDigits(s, pos, 2, minute)) return std::nullopt;
+  int millis = 0;
+  if (pos < s.size() && s[pos] == ':') {
+    ++pos;
+    if (!ReadDigits(s, pos, 2, second)) return std::nullopt;
+    if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
+      ++pos;
+      int digits = 0;
+      while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+        if (digits < 3) millis = millis * 10 + (s[pos] - '0');
+        ++digits;
+        ++pos;
+      }
+      if (digits == 0) return std::nullopt;
+      for (int i = digits; i < 3; ++i) millis *= 10;
+    }
+  }
+  int offset_minutes = 0;
+  if (pos < s.size()) {
+    const char c = s[pos];
+    if (c == 'Z' || c == 'z') {
+      ++pos;
+    } else if (c == '+' || c == '-') {
+      ++pos;
+      int oh = 0, om = 0;
+      if (!ReadDigits(s, pos, 2, oh)) return std::nullopt;
+      if (pos < s.size() && s[pos] == ':') {
+        ++pos;  // "+01:" without minutes is malformed
+        if (!ReadDigits(s, pos, 2, om)) return std::nullopt;
+      } else if (pos < s.size() && !ReadDigits(s, pos, 2, om)) {
+        return std::nullopt;
+      }
+      if (oh > 23 || om > 59) return std::nullopt;
+      offset_minutes = (oh * 60 + om) * (c == '-' ? -1 : 1);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (pos != s.size()) return std::nullopt;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month)) || hour > 23 ||
+      minute > 59 || second > 60) {  // 60: a leap second, folded into the next minute
+    return std::nullopt;
+  }
+  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  return seconds * kMsPerSecond + millis;
+}
+
+void AppendIso8601Millis(TimestampMs ms, std::string& out) {
+  const int64_t days = FloorDiv(ms, kMsPerDay);
+  // Not `ms - days * kMsPerDay`: that product overflows near the int64 limits.
+  int64_t rem = ms % kMsPerDay;
+  if (rem < 0) rem += kMsPerDay;
+  const Civil c = CivilFromDays(days);
+  const int64_t y = c.year;
+  if (y >= 0 && y <= 9999) {
+    out.push_back(static_cast<char>('0' + (y / 1000) % 10));
+    out.push_back(static_cast<char>('0' + (y / 100) % 10));
+    Append2(out, static_cast<unsigned>(y % 100));
+  } else {
+    // Outside what the parser accepts; ISO 8601 expanded year (sign, then digits).
+    out.push_back(y < 0 ? '-' : '+');
+    out += std::to_string(y < 0 ? -y : y);
+  }
+  out.push_back('-');
+  Append2(out, c.month);
+  out.push_back('-');
+  Append2(out, c.day);
+  out.push_back('T');
+  Append2(out, static_cast<unsigned>(rem / kMsPerHour));
+  rem %= kMsPerHour;
+  out.push_back(':');
+  Append2(out, static_cast<unsigned>(rem / kMsPerMinute));
+  rem %= kMsPerMinute;
+  out.push_back(':');
+  Append2(out, static_cast<unsigned>(rem / kMsPerSecond));
+  rem %= kMsPerSecond;
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + rem / 100));
+  Append2(out, static_cast<unsigned>(rem % 100));
+  out.push_back('Z');
+}
+
+std::string FormatIso8601Millis(TimestampMs ms) {
+  std::string out;
+  out.reserve(24);
+  AppendIso8601Millis(ms, out);
+  return out;
+}
+
+const Clock& SystemClock() {
+  static const RealClock* const clock = new RealClock();
+  return *clock;
+}
+
+}  // namespace learnflow

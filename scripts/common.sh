@@ -1,0 +1,39 @@
+# Shared by scripts/*: Debian packages, configure and build. Source it; do not run it.
+# Environment: BUILD_DIR (default build), BUILD_TYPE (default Release), LEARNFLOW_WERROR (ON in CI).
+
+LEARNFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$LEARNFLOW_ROOT/build}"
+BUILD_TYPE="${BUILD_TYPE:-Release}"
+
+# What building and running learnflow needs (DESIGN §2), all from Debian 12.
+LEARNFLOW_BUILD_PACKAGES=(
+  build-essential cmake pkg-config ccache
+  librdkafka-dev librocksdb-dev libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  libsimdjson-dev libyaml-cpp-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# What the test suite uses besides: independent Kafka clients for the broker check.
+LEARNFLOW_TEST_PACKAGES=(kcat python3-confluent-kafka)
+
+# Installs the listed Debian packages that are missing (apt-get; needs root or sudo).
+ensure_packages() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "learnflow: installing Debian packages: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Configures and builds into $BUILD_DIR (ccache when present).
+build_learnflow() {
+  local werror="${LEARNFLOW_WERROR:-OFF}"
+  cmake -S "$LEARNFLOW_ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE" \
+    -DLEARNFLOW_WERROR="$werror" "$@" >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)"
+}

@@ -1,0 +1,182 @@
+#include "state/state_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <filesystem>
+#include <vector>
+
+namespace learnflow {
+namespace {
+
+constexpr const char* kFamilyNames[kFamilyCount] = {"meta", "windows", "keyed"};
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what, const std::string& dir) {
+  if (s.ok()) return Status::Ok();
+  std::string message = std::string(what) + " (state dir " + dir + "): " + s.ToString();
+  if (s.IsIOError() || s.IsCorruption() || s.IsNoSpace()) return IoError(std::move(message));
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return UnavailableError(std::move(message));
+  return InternalError(std::move(message));
+}
+
+rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+}  // namespace
+
+std::string_view FamilyName(Family family) { return kFamilyNames[static_cast<int>(family)]; }
+
+class StateStore::Impl {
+ public:
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffers;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> families;  // indexed by Family
+
+  ~Impl() {
+    for (rocksdb::ColumnFamilyHandle* handle : families) {
+      // Destroying a handle cannot fail in a way we could act on while shutting down.
+      if (handle != nullptr) db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+    if (db != nullptr) db->Close().PermitUncheckedError();  // WAL already holds every write
+  }
+
+  rocksdb::ColumnFamilyHandle* Handle(Family family) const {
+    return families[static_cast<size_t>(family)];
+  }
+};
+
+class StateBatch::Rep {
+ public:
+  explicit Rep(const StateStore::Impl& store) : store(store) {}
+  const StateStore::Impl& store;
+  rocksdb::WriteBatch batch;
+};
+
+StateBatch::StateBatch(const StateStore& store) : rep_(std::make_unique<Rep>(*store.impl_)) {}
+StateBatch::~StateBatch() = default;
+
+void StateBatch::Put(Family family, std::string_view key, std::string_view value) {
+  const rocksdb::Status s = rep_->batch.Put(rep_->store.Handle(family), ToSlice(key), ToSlice(value));
+  LF_CHECK(s.ok(), "WriteBatch::Put: " + s.ToString());  // only fails on >4 GiB batches
+}
+
+void StateBatch::Delete(Family family, std::string_view key) {
+  const rocksdb::Status s = rep_->batch.Delete(rep_->store.Handle(family), ToSlice(key));
+  LF_CHECK(s.ok(), "WriteBatch::Delete: " + s.ToString());
+}
+
+void StateBatch::DeleteRange(Family family, std::string_view begin, std::string_view end) {
+  const rocksdb::Status s =
+      rep_->batch.DeleteRange(rep_->store.Handle(family), ToSlice(begin), ToSlice(end));
+  LF_CHECK(s.ok(), "WriteBatch::DeleteRange: " + s.ToString());
+}
+
+void StateBatch::Clear() { rep_->batch.Clear(); }
+size_t StateBatch::Count() const { return static_cast<size_t>(rep_->batch.Count()); }
+size_t StateBatch::ByteSize() const { return rep_->batch.GetDataSize(); }
+
+StateStore::StateStore(std::unique_ptr<Impl> impl, std::string dir)
+    : impl_(std::move(impl)), dir_(std::move(dir)) {}
+StateStore::~StateStore() = default;
+
+StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& options) {
+  if (options.dir.empty()) return InvalidArgumentError("state.dir: must not be empty");
+  if (options.memory_mb < 16) return InvalidArgumentError("state.memory_mb: must be >= 16");
+  std::error_code ec;
+  std::filesystem::create_directories(options.dir, ec);
+  if (ec) return IoError("cannot create state dir " + options.dir + ": " + ec.message());
+
+  auto impl = std::make_unique<Impl>();
+  const size_t budget = static_cast<size_t>(options.memory_mb) << 20;
+  // One budget: memtables are charged to the block cache, so together they stay within it.
+  impl->cache = rocksdb::NewLRUCache(budget);
+  impl->write_buffers = std::make_shared<rocksdb::WriteBufferManager>(budget / 2, impl->cache);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.write_buffer_manager = impl->write_buffers;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 3;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = impl->cache;
+  table.cache_index_and_filter_blocks = true;
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.write_buffer_size = std::min<size_t>(budget / 8, 64u << 20);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
+  for (const char* name : kFamilyNames) descriptors.emplace_back(name, cf_options);
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "cannot open state store", options.dir);
+  impl->db.reset(raw);
+  // handles[0] is the default family, unused; keep ours in Family order.
+  raw->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();  // default CF handle
+  impl->families.assign(handles.begin() + 1, handles.end());
+  return std::unique_ptr<StateStore>(new StateStore(std::move(impl), options.dir));
+}
+
+Status StateStore::Write(StateBatch& batch) {
+  rocksdb::WriteOptions write_options;  // WAL on, no fsync: survives process crashes
+  return FromRocks(impl_->db->Write(write_options, &batch.rep_->batch), "state write failed", dir_);
+}
+
+Status StateStore::Get(Family family, std::string_view key, std::string& value, bool& found) const {
+  const rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), impl_->Handle(family), ToSlice(key), &value);
+  found = s.ok();
+  if (s.IsNotFound()) return Status::Ok();
+  return FromRocks(s, "state read failed", dir_);
+}
+
+Status StateStore::Scan(Family family, std::string_view begin, std::string_view end,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions read_options;
+  const rocksdb::Slice upper = ToSlice(end);
+  read_options.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options, impl_->Handle(family)));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const rocksdb::Slice v = it->value();
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  return FromRocks(it->status(), "state scan failed", dir_);
+}
+
+uint64_t StateStore::ApproximateBytes() const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* handle : impl_->families) {
+    uint64_t v = 0;
+    if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kTotalSstFilesSize, &v)) total += v;
+    if (impl_->db->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
+void AppendBigEndian32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+void AppendBigEndian64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+}
+uint32_t ReadBigEndian32(std::string_view in) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+uint64_t ReadBigEndian64(std::string_view in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+}  // namespace learnflow

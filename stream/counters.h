@@ -1,0 +1,38 @@
+// EngineCounters: the engine's running totals, written by the processing thread and read by
+// others (metrics endpoint, tests) without locks.
+//
+// Every field is a relaxed atomic: readers see each value eventually, not a consistent snapshot.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "core/decoded.h"
+
+namespace learnflow {
+
+struct EngineCounters {
+  std::atomic<uint64_t> consumed{0};    // input messages read
+  std::array<std::atomic<uint64_t>, kRejectReasonCount> invalid{};  // by reason (incl. late)
+  std::atomic<uint64_t> late{0};        // events for final windows
+  std::atomic<uint64_t> skipped{0};     // understood, not feeding signals (Moodle edulevel != 2)
+  std::atomic<uint64_t> events{0};      // canonical events applied to state
+  std::atomic<uint64_t> duplicates{0};  // events whose event_id was already counted
+  std::atomic<uint64_t> learner_records{0};  // learner_window records emitted
+  std::atomic<uint64_t> dead_letters{0};     // records sent to the dead-letter topic
+  std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> rebalances{0};
+  std::atomic<int64_t> assigned_partitions{0};
+  std::atomic<int64_t> min_watermark_ms{0};  // over assigned partitions with data
+
+  uint64_t Invalid(RejectReason reason) const {
+    return invalid[static_cast<size_t>(reason)].load(std::memory_order_relaxed);
+  }
+};
+
+inline void Bump(std::atomic<uint64_t>& counter, uint64_t by = 1) {
+  counter.fetch_add(by, std::memory_order_relaxed);
+}
+
+}  // namespace learnflow

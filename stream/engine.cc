@@ -1,0 +1,234 @@
+#include "stream/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace learnflow {
+namespace {
+
+// Log the first few dead letters of each reason, then one in 10,000: bad input is visible in the
+// log without a line per record on the hot path (the counters hold the exact numbers).
+bool ShouldLog(uint64_t count_before) { return count_before < 10 || count_before % 10000 == 0; }
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder& decoder,
+               StateStore& store, const Clock& clock)
+    : options_(std::move(options)),
+      source_(source),
+      sink_(sink),
+      decoder_(decoder),
+      store_(store),
+      clock_(clock),
+      operator_(TumblingWindows(options_.window_size_ms, options_.grace_ms)),
+      state_batch_(store) {
+  task_options_.max_out_of_orderness_ms = options_.max_out_of_orderness_ms;
+  batch_.reserve(options_.max_poll_records);
+}
+
+Engine::~Engine() = default;
+
+Status Engine::Start() {
+  last_commit_ms_ = clock_.NowMs();
+  return source_.Subscribe(*this);
+}
+
+Status Engine::OnAssigned(std::span<const int32_t> partitions, std::vector<int64_t>& start_offsets) {
+  Bump(counters_.rebalances);
+  start_offsets.clear();
+  for (const int32_t partition : partitions) {
+    auto task = std::make_unique<PartitionTask>(partition, operator_, task_options_);
+    LF_RETURN_IF_ERROR(task->Load(store_));
+    start_offsets.push_back(task->next_offset());
+    spdlog::info("partition {}-{} assigned: resuming at {} with {} open windows", options_.input_topic,
+                 partition,
+                 task->next_offset() == kOffsetFromGroup ? std::string("the group's committed offset")
+                                                         : std::to_string(task->next_offset()),
+                 task->open_windows());
+    tasks_[partition] = std::move(task);
+  }
+  counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status Engine::OnRevoked(std::span<const int32_t> partitions) {
+  Bump(counters_.rebalances);
+  // Whatever was processed for these partitions is committed before they go.
+  LF_RETURN_IF_ERROR(Commit());
+  for (const int32_t partition : partitions) {
+    tasks_.erase(partition);
+    spdlog::info("partition {}-{} revoked", options_.input_topic, partition);
+  }
+  counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+void Engine::DeadLetter(const InputMessage& message, std::string_view payload, RejectReason reason,
+                        int event_index) {
+  const uint64_t before =
+      counters_.invalid[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  source_header_.clear();
+  source_header_ += options_.input_topic;
+  source_header_ += '/';
+  source_header_ += std::to_string(message.partition);
+  source_header_ += '/';
+  source_header_ += std::to_string(message.offset);
+  Header headers[3] = {{"learnflow.error", RejectReasonCode(reason)},
+                       {"learnflow.source", source_header_},
+                       {"learnflow.event_index", {}}};
+  size_t header_count = 2;
+  if (event_index >= 0) {
+    index_header_ = std::to_string(event_index);
+    headers[2].value = index_header_;
+    header_count = 3;
+  }
+  if (ShouldLog(before)) {
+    spdlog::warn("dead-lettered {} ({}): reason {} (#{} of this reason)", source_header_,
+                 event_index >= 0 ? "event " + index_header_ : std::string("message"),
+                 RejectReasonCode(reason), before + 1);
+  }
+  Status s = sink_.Send(options_.dead_letter_topic, message.key, payload,
+                        std::span<const Header>(headers, header_count));
+  if (s.ok()) {
+    Bump(counters_.dead_letters);
+  } else if (sink_error_.ok()) {
+    sink_error_ = std::move(s);
+  }
+}
+
+void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
+  Bump(counters_.consumed);
+  task.Consumed(message.offset);
+  if (message.payload.size() > options_.max_message_bytes) {
+    DeadLetter(message, message.payload, RejectReason::kTooLarge, -1);
+    return;
+  }
+  decoder_.Decode(message.payload, decoded_);
+  const bool envelope = decoded_.is_envelope();
+  for (const Reject& reject : decoded_.rejects) {
+    const std::string_view payload =
+        reject.reason == RejectReason::kAnonymous ? std::string_view(decoded_.redacted_payload)
+                                                  : message.payload;
+    DeadLetter(message, payload, reject.reason, envelope ? static_cast<int>(reject.index) : -1);
+  }
+  if (decoded_.skipped > 0) Bump(counters_.skipped, decoded_.skipped);
+  const TimestampMs future_limit = clock_.NowMs() + options_.max_future_ms;
+  for (size_t i = 0; i < decoded_.events.size(); ++i) {
+    const CanonicalEvent& event = decoded_.events[i];
+    const int index = envelope ? static_cast<int>(decoded_.event_indexes[i]) : -1;
+    if (event.event_time_ms > future_limit) {
+      DeadLetter(message, message.payload, RejectReason::kFutureTime, index);
+      continue;
+    }
+    if (event.kind == EventKind::kRetraction) {
+      // Retractions are applied by the signal operators; the count slice ignores them.
+      Bump(counters_.skipped);
+      continue;
+    }
+    switch (task.Process(event)) {
+      case PartitionTask::Outcome::kCounted:
+        Bump(counters_.events);
+        break;
+      case PartitionTask::Outcome::kDuplicate:
+        Bump(counters_.duplicates);
+        break;
+      case PartitionTask::Outcome::kLate:
+        Bump(counters_.late);
+        DeadLetter(message, message.payload, RejectReason::kLate, index);
+        break;
+    }
+  }
+}
+
+Status Engine::EmitFinal() {
+  TimestampMs min_wm = PartitionTask::kNoWatermark;
+  bool any = false;
+  const PartitionTask::EmitFn emit = [this](std::string_view key, std::string_view value) {
+    return sink_.Send(options_.learner_signals_topic, key, value);
+  };
+  for (auto& [partition, task] : tasks_) {
+    LF_ASSIGN_OR_RETURN(const size_t emitted, task->EmitFinal(emit));
+    Bump(counters_.learner_records, emitted);
+    const TimestampMs wm = task->watermark();
+    if (wm != PartitionTask::kNoWatermark && (!any || wm < min_wm)) {
+      min_wm = wm;
+      any = true;
+    }
+  }
+  if (any) counters_.min_watermark_ms.store(min_wm, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status Engine::Backpressure() {
+  sink_.Poll();
+  const size_t in_flight = sink_.InFlight();
+  if (!paused_ && in_flight > options_.max_in_flight) {
+    LF_RETURN_IF_ERROR(source_.PauseAll());
+    paused_ = true;
+    spdlog::info("backpressure: {} records unacknowledged, pausing consumption", in_flight);
+  } else if (paused_ && in_flight < options_.max_in_flight / 2) {
+    LF_RETURN_IF_ERROR(source_.ResumeAll());
+    paused_ = false;
+    spdlog::info("backpressure released: resuming consumption");
+  }
+  return Status::Ok();
+}
+
+Status Engine::RunOnce() {
+  LF_RETURN_IF_ERROR(source_.Poll(options_.poll_timeout_ms, options_.max_poll_records, batch_));
+  for (const InputMessage& message : batch_) {
+    auto it = tasks_.find(message.partition);
+    // A message of a partition we no longer own cannot arrive: the source drops fetched data of
+    // revoked partitions. Treat it as a broken invariant.
+    LF_CHECK(it != tasks_.end(), "message for unassigned partition " + std::to_string(message.partition));
+    ProcessMessage(message, *it->second);
+  }
+  if (!sink_error_.ok()) return std::exchange(sink_error_, Status());
+  LF_RETURN_IF_ERROR(EmitFinal());
+  LF_RETURN_IF_ERROR(Backpressure());
+  if (clock_.NowMs() - last_commit_ms_ >= options_.commit_interval_ms) {
+    LF_RETURN_IF_ERROR(Commit());
+  }
+  return Status::Ok();
+}
+
+Status Engine::Commit() {
+  last_commit_ms_ = clock_.NowMs();
+  LF_RETURN_IF_ERROR(sink_.Flush(options_.flush_timeout_ms));
+  state_batch_.Clear();
+  offsets_.clear();
+  for (auto& [partition, task] : tasks_) {
+    task->Checkpoint(state_batch_);
+    if (task->next_offset() != kOffsetFromGroup) {
+      offsets_.push_back(PartitionOffset{partition, task->next_offset()});
+    }
+  }
+  if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
+  Bump(counters_.commits);
+  if (!offsets_.empty()) {
+    const Status s = source_.Commit(offsets_);
+    // The checkpoint is in the store; a failed group commit only delays lag reporting.
+    if (!s.ok()) spdlog::warn("consumer group commit failed (state is checkpointed): {}", s.ToString());
+  }
+  return Status::Ok();
+}
+
+Status Engine::Run(const std::atomic<bool>& stop) {
+  while (!stop.load(std::memory_order_relaxed)) {
+    Status s = RunOnce();
+    if (s.code() == StatusCode::kUnavailable) {
+      spdlog::warn("transient: {}; retrying", s.ToString());
+      continue;
+    }
+    if (!s.ok()) return s;
+  }
+  return Shutdown();
+}
+
+Status Engine::Shutdown() {
+  LF_RETURN_IF_ERROR(Commit());
+  return source_.Close();
+}
+
+}  // namespace learnflow

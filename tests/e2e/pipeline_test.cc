@@ -1,0 +1,248 @@
+// End to end through real parts: the embedded Kafka broker (librdkafka mock cluster on loopback),
+// the engine's Kafka source and sink, the event decoders, and RocksDB on disk. Events of all three
+// formats plus invalid and late ones go in; the exact learner windows and dead-letter records must
+// come out.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <set>
+
+#include "connectors/decoders/event_decoder.h"
+#include "connectors/kafka_client.h"
+#include "state/state_store.h"
+#include "stream/engine.h"
+#include "tests/testing/kafka_test_util.h"
+#include "tests/testing/test_util.h"
+
+namespace learnflow {
+namespace {
+
+using testing::ConsumedRecord;
+using testing::ProducedRecord;
+
+constexpr char kInput[] = "learning.events";
+constexpr char kSignals[] = "learnflow.learner-signals";
+constexpr char kDeadLetter[] = "learnflow.dead-letter";
+
+// Wall clock pinned to 2026-06-01T00:00:00Z: "more than a day in the future" is deterministic.
+class FixedClock final : public Clock {
+ public:
+  TimestampMs NowMs() const override { return *ParseIso8601Millis("2026-06-01T00:00:00Z"); }
+};
+
+std::string Xapi(const std::string& id, const std::string& name, const std::string& time,
+                 const std::string& verb = "answered") {
+  return R"({"id":")" + id + R"(","actor":{"objectType":"Agent","account":{"homePage":"https://lms.example.org","name":")" +
+         name + R"("}},"verb":{"id":"http://adlnet.gov/expapi/verbs/)" + verb +
+         R"("},"object":{"id":"https://lms.example.org/items/q1","definition":{"extensions":{"https://learnflow.dev/xapi/skill":"fractions"}}},"result":{"success":true},"context":{"contextActivities":{"grouping":[{"id":"https://lms.example.org/courses/algebra-1"}]},"extensions":{"https://learnflow.dev/xapi/cohort":"cohort-a"}},"timestamp":")" +
+         time + R"("})";
+}
+
+std::string CaliperEvent(const std::string& id, const std::string& type, const std::string& action,
+                         const std::string& time) {
+  return R"({"@context":"http://purl.imsglobal.org/ctx/caliper/v1p2","id":")" + id + R"(","type":")" +
+         type + R"(","actor":{"id":"https://lms.example.org/users/bob","type":"Person"},"action":")" +
+         action + R"(","object":{"id":"https://lms.example.org/items/q7","type":"AssessmentItem"},"eventTime":")" +
+         time + R"(","group":{"id":"https://lms.example.org/sections/s1","type":"CourseSection","subOrganizationOf":{"id":"https://lms.example.org/courses/bio-2","type":"CourseOffering"}},"extensions":{"cohort":"cohort-b"}})";
+}
+
+std::string Moodle(int id, int userid, int64_t unix_seconds, int edulevel,
+                   const std::string& extra = R"("anonymous":0,"realuserid":null)") {
+  return R"({"id":)" + std::to_string(id) +
+         R"(,"eventname":"\\mod_page\\event\\course_module_viewed","component":"mod_page","action":"viewed","target":"course_module","objecttable":"page","objectid":3,"crud":"r","edulevel":)" +
+         std::to_string(edulevel) + R"(,"contextid":40,"contextlevel":70,"contextinstanceid":12,"userid":)" +
+         std::to_string(userid) + R"(,"courseid":7,"relateduserid":null,"other":"N;","timecreated":)" +
+         std::to_string(unix_seconds) + R"(,"origin":"web","ip":"10.0.0.1",)" + extra + "}";
+}
+
+int64_t UnixSeconds(const char* iso) { return *ParseIso8601Millis(iso) / 1000; }
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StatusOr<std::unique_ptr<EmbeddedBroker>> broker = EmbeddedBroker::Start(1);
+    ASSERT_OK(broker.status());
+    broker_ = std::move(*broker);
+    ASSERT_OK(broker_->CreateTopic(kInput, 2));
+    ASSERT_OK(broker_->CreateTopic(kSignals, 2));
+    ASSERT_OK(broker_->CreateTopic(kDeadLetter, 1));
+  }
+
+  KafkaClientOptions Client() const {
+    KafkaClientOptions client;
+    client.bootstrap_servers = broker_->bootstrap_servers();
+    client.group_id = "pipeline-test";
+    // The mock coordinator waits ~session.timeout.ms per rebalance round (BUILD-NOTES).
+    client.properties = {{"session.timeout.ms", "6000"},
+                         {"heartbeat.interval.ms", "500"},
+                         {"fetch.wait.max.ms", "10"}};
+    return client;
+  }
+
+  EngineOptions Options() const {
+    EngineOptions options;
+    options.max_message_bytes = 4096;
+    options.commit_interval_ms = 3600000;  // commits are explicit below
+    return options;
+  }
+
+  // Runs an engine over the state in `dir` until it has consumed `expected` messages, then
+  // commits and shuts down.
+  void RunEngineUntilConsumed(const std::string& dir, uint64_t expected, EngineCounters* totals) {
+    StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir, .memory_mb = 32});
+    ASSERT_OK(store.status());
+    StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
+    ASSERT_OK(source.status());
+    StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
+    ASSERT_OK(sink.status());
+    EventDecoder decoder;
+    FixedClock clock;
+    Engine engine(Options(), **source, **sink, decoder, **store, clock);
+    ASSERT_OK(engine.Start());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    while (engine.counters().consumed.load() < expected) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << "consumed only " << engine.counters().consumed.load() << " of " << expected;
+      ASSERT_OK(engine.RunOnce());
+    }
+    ASSERT_OK(engine.Shutdown());
+    totals->consumed += engine.counters().consumed.load();
+    totals->late += engine.counters().late.load();
+    totals->skipped += engine.counters().skipped.load();
+    totals->duplicates += engine.counters().duplicates.load();
+    for (size_t i = 0; i < kRejectReasonCount; ++i) totals->invalid[i] += engine.counters().invalid[i].load();
+  }
+
+  std::unique_ptr<EmbeddedBroker> broker_;
+  testing::TempDir state_dir_;
+};
+
+TEST_F(PipelineTest, AllFormatsInvalidAndLateGiveExactWindowsAndDeadLetters) {
+  const std::string too_large = Xapi("x-large", "alice", "2026-03-02T10:06:00Z") + std::string(5000, ' ');
+  const std::string anonymous = Moodle(503, 44, UnixSeconds("2026-03-02T10:33:00Z"), 2,
+                                       R"("anonymous":1,"realuserid":null)");
+  // Partition 0: xAPI and Caliper learners, then invalid input, then a closer, then a late event.
+  const std::vector<std::string> p0 = {
+      /*0*/ Xapi("a-1", "alice", "2026-03-02T10:05:00Z"),
+      /*1*/ Xapi("a-2", "alice", "2026-03-02T10:20:00.250+00:00"),
+      /*2*/ Xapi("a-2", "alice", "2026-03-02T10:20:00.250Z"),  // duplicate event id
+      /*3*/ Xapi("a-3", "alice", "2026-03-02T11:40:00+01:00", "experienced"),  // 10:40Z
+      /*4*/ R"({"sensor":"https://lms.example.org/sensor","sendTime":"2026-03-02T10:16:00Z","dataVersion":"http://purl.imsglobal.org/ctx/caliper/v1p2","data":[)" +
+          CaliperEvent("urn:uuid:b-1", "NavigationEvent", "NavigatedTo", "2026-03-02T10:10:00.000Z") + "," +
+          CaliperEvent("urn:uuid:b-2", "AssessmentItemEvent", "Completed", "2026-03-02T10:15:00.000Z") + "]}",
+      /*5*/ "this is not json",
+      /*6*/ R"({"id":"n-1","verb":{"id":"http://adlnet.gov/expapi/verbs/answered"},"object":{"id":"https://lms.example.org/items/q1"},"timestamp":"2026-03-02T10:07:00Z"})",
+      /*7*/ Xapi("t-1", "alice", "2026-13-02T10:07:00Z"),
+      /*8*/ too_large,
+      /*9*/ Xapi("f-1", "alice", "2026-06-05T10:00:00Z"),  // > 1 day ahead of the fixed clock
+      /*10*/ Xapi("d-1", "dave", "2026-03-02T12:10:00Z"),  // watermark 12:09: [10:00, 11:00) final
+      /*11*/ Xapi("a-4", "alice", "2026-03-02T10:45:00Z"),  // late
+  };
+  // Partition 1: Moodle rows (one not participating), anonymous and login-as rows, a closer.
+  const std::vector<std::string> p1 = {
+      /*0*/ Moodle(501, 42, UnixSeconds("2026-03-02T10:30:00Z"), 2),
+      /*1*/ Moodle(502, 42, UnixSeconds("2026-03-02T10:31:30Z"), 2),
+      /*2*/ Moodle(504, 42, UnixSeconds("2026-03-02T10:32:00Z"), 1),  // edulevel 1: skipped
+      /*3*/ anonymous,
+      /*4*/ Moodle(505, 42, UnixSeconds("2026-03-02T10:34:00Z"), 2, R"("anonymous":0,"realuserid":2)"),
+      /*5*/ Moodle(506, 43, UnixSeconds("2026-03-02T12:10:00Z"), 2),
+  };
+  std::vector<ProducedRecord> records;
+  for (const std::string& v : p0) records.push_back({0, "k0", v});
+  for (const std::string& v : p1) records.push_back({1, "k1", v});
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), kInput, records));
+
+  EngineCounters counters;
+  RunEngineUntilConsumed(state_dir_.path(), records.size(), &counters);
+  if (HasFatalFailure()) return;
+
+  // Learner windows: exactly the three closed ones.
+  StatusOr<std::vector<ConsumedRecord>> signals =
+      testing::ReadTopic(broker_->bootstrap_servers(), kSignals, 3);
+  ASSERT_OK(signals.status());
+  std::set<std::pair<std::string, std::string>> got;
+  for (const ConsumedRecord& r : *signals) got.emplace(r.key, r.value);
+  const std::string window = R"("window_start":"2026-03-02T10:00:00.000Z","window_end":"2026-03-02T11:00:00.000Z")";
+  const std::set<std::pair<std::string, std::string>> want = {
+      {"https://lms.example.org|alice",
+       R"({"kind":"learner_window","schema_version":1,"learner_id":"https://lms.example.org|alice","course_id":"https://lms.example.org/courses/algebra-1","cohort_id":"cohort-a",)" +
+           window + R"(,"events":3})"},
+      {"https://lms.example.org/users/bob",
+       R"({"kind":"learner_window","schema_version":1,"learner_id":"https://lms.example.org/users/bob","course_id":"https://lms.example.org/courses/bio-2","cohort_id":"cohort-b",)" +
+           window + R"(,"events":2})"},
+      {"42", R"({"kind":"learner_window","schema_version":1,"learner_id":"42","course_id":"7","cohort_id":"7",)" +
+                 window + R"(,"events":2})"},
+  };
+  EXPECT_EQ(got, want);
+
+  // Dead letters: the original bytes (anonymous rows redacted) with reason and source headers.
+  StatusOr<std::vector<ConsumedRecord>> dead =
+      testing::ReadTopic(broker_->bootstrap_servers(), kDeadLetter, 8);
+  ASSERT_OK(dead.status());
+  std::map<std::string, std::pair<std::string, std::string>> by_source;  // source -> reason, value
+  for (const ConsumedRecord& r : *dead) {
+    by_source[r.headers.at("learnflow.source")] = {r.headers.at("learnflow.error"), r.value};
+  }
+  const std::map<std::string, std::pair<std::string, std::string>> want_dead = {
+      {"learning.events/0/5", {"invalid_json", p0[5]}},
+      {"learning.events/0/6", {"no_learner", p0[6]}},
+      {"learning.events/0/7", {"bad_time", p0[7]}},
+      {"learning.events/0/8", {"too_large", p0[8]}},
+      {"learning.events/0/9", {"future_time", p0[9]}},
+      {"learning.events/0/11", {"late", p0[11]}},
+      {"learning.events/1/4", {"login_as", p1[4]}},
+  };
+  ASSERT_EQ(dead->size(), 8u);
+  for (const auto& [source, reason_value] : want_dead) {
+    ASSERT_TRUE(by_source.count(source)) << "no dead letter for " << source;
+    EXPECT_EQ(by_source[source], reason_value) << source;
+  }
+  ASSERT_TRUE(by_source.count("learning.events/1/3"));
+  const auto& [anon_reason, anon_value] = by_source["learning.events/1/3"];
+  EXPECT_EQ(anon_reason, "anonymous");
+  EXPECT_EQ(anon_value.find(R"("userid")"), std::string::npos) << anon_value;
+  EXPECT_EQ(anon_value.find(R"("relateduserid")"), std::string::npos) << anon_value;
+  EXPECT_EQ(anon_value.find("10.0.0.1"), std::string::npos) << anon_value;
+  EXPECT_NE(anon_value.find(R"("id":503)"), std::string::npos) << anon_value;
+
+  EXPECT_EQ(counters.consumed.load(), records.size());
+  EXPECT_EQ(counters.late.load(), 1u);
+  EXPECT_EQ(counters.duplicates.load(), 1u);
+  EXPECT_EQ(counters.skipped.load(), 1u);
+  EXPECT_EQ(counters.invalid[static_cast<size_t>(RejectReason::kInvalidJson)].load(), 1u);
+  EXPECT_EQ(counters.invalid[static_cast<size_t>(RejectReason::kAnonymous)].load(), 1u);
+  EXPECT_EQ(counters.invalid[static_cast<size_t>(RejectReason::kLate)].load(), 1u);
+}
+
+TEST_F(PipelineTest, RestartResumesWindowsAndPositionFromTheStateStore) {
+  // First run: one event for dave in [12:00, 13:00), left open.
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), kInput,
+                                    {{0, "k", Xapi("d-1", "dave", "2026-03-02T12:10:00Z")}}));
+  EngineCounters counters;
+  RunEngineUntilConsumed(state_dir_.path(), 1, &counters);
+  if (HasFatalFailure()) return;
+
+  // Second run on the same state: a second event for the window and one that closes it. The
+  // window must hold both events (state restored) and the first event must not be re-read
+  // (position restored): dave's count is exactly 2.
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), kInput,
+                                    {{0, "k", Xapi("d-2", "dave", "2026-03-02T12:50:00Z")},
+                                     {0, "k", Xapi("e-1", "erin", "2026-03-02T14:00:00Z")}}));
+  EngineCounters second;
+  RunEngineUntilConsumed(state_dir_.path(), 2, &second);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(second.consumed.load(), 2u);
+
+  StatusOr<std::vector<ConsumedRecord>> signals =
+      testing::ReadTopic(broker_->bootstrap_servers(), kSignals, 1);
+  ASSERT_OK(signals.status());
+  ASSERT_EQ(signals->size(), 1u);
+  EXPECT_EQ((*signals)[0].key, "https://lms.example.org|dave");
+  EXPECT_NE((*signals)[0].value.find(R"("window_start":"2026-03-02T12:00:00.000Z")"), std::string::npos);
+  EXPECT_NE((*signals)[0].value.find(R"("events":2})"), std::string::npos) << (*signals)[0].value;
+}
+
+}  // namespace
+}  // namespace learnflow

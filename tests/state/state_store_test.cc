@@ -1,0 +1,113 @@
+#include "state/state_store.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "state/window_key.h"
+#include "tests/testing/test_util.h"
+
+namespace learnflow {
+namespace {
+
+std::vector<std::string> Keys(const StateStore& store, Family family) {
+  std::vector<std::string> keys;
+  EXPECT_OK(store.Scan(family, std::string(1, '\0'), std::string(16, '\xff'),
+                       [&](std::string_view k, std::string_view) {
+                         keys.emplace_back(k);
+                         return true;
+                       }));
+  return keys;
+}
+
+TEST(StateStoreTest, BatchIsAtomicAndSurvivesReopen) {
+  testing::TempDir dir;
+  {
+    StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+    ASSERT_OK(store.status());
+    StateBatch batch(**store);
+    batch.Put(Family::kWindows, "w1", "state-1");
+    batch.Put(Family::kMeta, "pos", "42");
+    EXPECT_EQ(batch.Count(), 2u);
+    ASSERT_OK((*store)->Write(batch));
+  }
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(store.status());
+  std::string value;
+  bool found = false;
+  ASSERT_OK((*store)->Get(Family::kMeta, "pos", value, found));
+  EXPECT_TRUE(found);
+  EXPECT_EQ(value, "42");
+  ASSERT_OK((*store)->Get(Family::kWindows, "pos", value, found));
+  EXPECT_FALSE(found) << "families are separate key spaces";
+}
+
+TEST(StateStoreTest, DeleteRangeDropsFinalWindowsOfOnePartitionOnly) {
+  testing::TempDir dir;
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(store.status());
+  StateBatch batch(**store);
+  std::string key;
+  for (int32_t partition : {0, 1}) {
+    for (TimestampMs end : {-kMsPerHour, kMsPerHour, 2 * kMsPerHour, 3 * kMsPerHour}) {
+      key.clear();
+      AppendPartitionPrefix(key, partition);
+      AppendLocalWindowKey(key, end, "learner", "cohort");
+      batch.Put(Family::kWindows, key, "v");
+    }
+  }
+  ASSERT_OK((*store)->Write(batch));
+  batch.Clear();
+  // Drop partition 0's windows ending at or before 2h (including the negative one).
+  std::string begin, end;
+  AppendPartitionPrefix(begin, 0);
+  AppendPartitionTimeBound(end, 0, 2 * kMsPerHour + 1);
+  batch.DeleteRange(Family::kWindows, begin, end);
+  ASSERT_OK((*store)->Write(batch));
+
+  std::vector<TimestampMs> remaining_p0, remaining_p1;
+  for (const std::string& k : Keys(**store, Family::kWindows)) {
+    WindowKeyParts parts;
+    ASSERT_TRUE(ParseLocalWindowKey(std::string_view(k).substr(4), parts));
+    EXPECT_EQ(parts.key1, "learner");
+    EXPECT_EQ(parts.key2, "cohort");
+    (ReadBigEndian32(k) == 0 ? remaining_p0 : remaining_p1).push_back(parts.window_end);
+  }
+  EXPECT_EQ(remaining_p0, (std::vector<TimestampMs>{3 * kMsPerHour}));
+  EXPECT_EQ(remaining_p1, (std::vector<TimestampMs>{-kMsPerHour, kMsPerHour, 2 * kMsPerHour, 3 * kMsPerHour}));
+}
+
+TEST(StateStoreTest, UnwritableDirectoryIsAClearError) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root ignores directory permissions";
+  testing::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0500), 0);
+  StatusOr<std::unique_ptr<StateStore>> store =
+      StateStore::Open({.dir = dir.path() + "/state", .memory_mb = 16});
+  EXPECT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find(dir.path()), std::string::npos) << store.status().ToString();
+  ::chmod(dir.path().c_str(), 0700);
+}
+
+TEST(StateStoreTest, StateDirThatIsAFileIsAClearError) {
+  testing::TempDir dir;
+  const std::string file = dir.path() + "/not-a-dir";
+  FILE* f = std::fopen(file.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fclose(f);
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = file, .memory_mb = 16});
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kIoError);
+  EXPECT_NE(store.status().message().find(file), std::string::npos) << store.status().ToString();
+}
+
+TEST(StateStoreTest, SecondOpenOfTheSameDirIsRefused) {
+  testing::TempDir dir;
+  StatusOr<std::unique_ptr<StateStore>> first = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(first.status());
+  StatusOr<std::unique_ptr<StateStore>> second = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  EXPECT_FALSE(second.ok()) << "RocksDB's LOCK file must keep two engines off one state dir";
+}
+
+}  // namespace
+}  // namespace learnflow

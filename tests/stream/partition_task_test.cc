@@ -1,0 +1,145 @@
+#include "stream/partition_task.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "tests/testing/test_util.h"
+
+namespace learnflow {
+namespace {
+
+struct Emitted {
+  std::string key;
+  std::string value;
+  bool operator==(const Emitted&) const = default;
+};
+
+CanonicalEvent Event(std::string_view id, std::string_view learner, TimestampMs t) {
+  CanonicalEvent e;
+  e.event_id = id;
+  e.learner_id = learner;
+  e.course_id = "course";
+  e.cohort_id = "cohort";
+  e.item_id = "item";
+  e.skill_id = "item";
+  e.event_time_ms = t;
+  e.kind = EventKind::kView;
+  return e;
+}
+
+class PartitionTaskTest : public ::testing::Test {
+ protected:
+  static constexpr TimestampMs kHour = kMsPerHour;
+  static constexpr TimestampMs kMinute = kMsPerMinute;
+  LearnerWindowOperator op_{TumblingWindows(kHour, 5 * kMinute)};
+  TaskOptions options_{.max_out_of_orderness_ms = kMinute};
+
+  std::vector<Emitted> Drain(PartitionTask& task) {
+    std::vector<Emitted> out;
+    StatusOr<size_t> n = task.EmitFinal([&](std::string_view k, std::string_view v) {
+      out.push_back({std::string(k), std::string(v)});
+      return Status::Ok();
+    });
+    EXPECT_OK(n.status());
+    return out;
+  }
+};
+
+TEST_F(PartitionTaskTest, BoundedShuffleGivesTheSameWindowsAsSortedInput) {
+  // 600 events of 7 learners over 5 hours, one every 30 s, then a closer.
+  std::vector<std::string> ids, learners;
+  std::vector<TimestampMs> times;
+  for (int i = 0; i < 600; ++i) {
+    ids.push_back("e" + std::to_string(i));
+    learners.push_back("learner-" + std::to_string(i % 7));
+    times.push_back(i * 30 * 1000);
+  }
+  std::vector<size_t> sorted(600);
+  for (size_t i = 0; i < sorted.size(); ++i) sorted[i] = i;
+  // Shuffle within blocks of 3 consecutive events (spanning 60 s = max out-of-orderness).
+  std::vector<size_t> shuffled = sorted;
+  std::mt19937 rng(7);
+  for (size_t i = 0; i + 3 <= shuffled.size(); i += 3) std::shuffle(shuffled.begin() + i, shuffled.begin() + i + 3, rng);
+
+  auto run = [&](const std::vector<size_t>& order) {
+    PartitionTask task(0, op_, options_);
+    std::vector<Emitted> out;
+    for (size_t i : order) {
+      EXPECT_EQ(task.Process(Event(ids[i], learners[i], times[i])), PartitionTask::Outcome::kCounted);
+      for (Emitted& e : Drain(task)) out.push_back(std::move(e));
+    }
+    task.Process(Event("closer", "z", 10 * kHour));
+    for (Emitted& e : Drain(task)) out.push_back(std::move(e));
+    std::sort(out.begin(), out.end(), [](const Emitted& a, const Emitted& b) { return a.value < b.value; });
+    return out;
+  };
+  const std::vector<Emitted> a = run(sorted);
+  const std::vector<Emitted> b = run(shuffled);
+  EXPECT_EQ(a.size(), 5u * 7u);
+  EXPECT_EQ(a, b);
+}
+
+TEST_F(PartitionTaskTest, EventForAFinalWindowIsLateAndChangesNothing) {
+  PartitionTask task(0, op_, options_);
+  EXPECT_EQ(task.Process(Event("a", "l", 10 * kMinute)), PartitionTask::Outcome::kCounted);
+  // Watermark 1:05 - 1 min = 1:04: [0, 1h) not final yet (needs 1:05).
+  EXPECT_EQ(task.Process(Event("b", "l", kHour + 5 * kMinute)), PartitionTask::Outcome::kCounted);
+  EXPECT_TRUE(Drain(task).empty());
+  EXPECT_EQ(task.Process(Event("c", "l", 59 * kMinute)), PartitionTask::Outcome::kCounted);
+  // Watermark 1:05: final.
+  EXPECT_EQ(task.Process(Event("d", "l", kHour + 6 * kMinute)), PartitionTask::Outcome::kCounted);
+  const std::vector<Emitted> out = Drain(task);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out[0].value.find(R"("events":2})"), std::string::npos) << out[0].value;
+  EXPECT_TRUE(task.IsLate(30 * kMinute));
+  EXPECT_EQ(task.Process(Event("e", "l", 30 * kMinute)), PartitionTask::Outcome::kLate);
+  EXPECT_TRUE(Drain(task).empty());
+}
+
+TEST_F(PartitionTaskTest, DuplicateEventIdCountsOnce) {
+  PartitionTask task(0, op_, options_);
+  EXPECT_EQ(task.Process(Event("same", "l", kMinute)), PartitionTask::Outcome::kCounted);
+  EXPECT_EQ(task.Process(Event("same", "l", kMinute)), PartitionTask::Outcome::kDuplicate);
+  task.Process(Event("closer", "z", 3 * kHour));
+  const std::vector<Emitted> out = Drain(task);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NE(out[0].value.find(R"("events":1})"), std::string::npos) << out[0].value;
+}
+
+TEST_F(PartitionTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
+  testing::TempDir dir;
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(store.status());
+  {
+    PartitionTask task(3, op_, options_);
+    ASSERT_OK(task.Load(**store));
+    EXPECT_EQ(task.next_offset(), kOffsetFromGroup);
+    task.Process(Event("a", "l", 10 * kMinute));
+    task.Consumed(0);
+    task.Process(Event("b", "l", kHour + 10 * kMinute));  // closes [0, 1h)
+    task.Consumed(1);
+    EXPECT_EQ(Drain(task).size(), 1u);
+    StateBatch batch(**store);
+    task.Checkpoint(batch);
+    ASSERT_OK((*store)->Write(batch));
+  }
+  PartitionTask restored(3, op_, options_);
+  ASSERT_OK(restored.Load(**store));
+  EXPECT_EQ(restored.next_offset(), 2);
+  EXPECT_EQ(restored.watermark(), kHour + 9 * kMinute);
+  EXPECT_EQ(restored.open_windows(), 1u) << "the emitted window is dropped, the open one kept";
+  EXPECT_TRUE(restored.IsLate(20 * kMinute));
+  restored.Process(Event("c", "l", kHour + 20 * kMinute));
+  restored.Process(Event("closer", "z", 5 * kHour));
+  const std::vector<Emitted> out = Drain(restored);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].key, "l");
+  EXPECT_NE(out[0].value.find(R"("window_start":"1970-01-01T01:00:00.000Z")"), std::string::npos);
+  EXPECT_NE(out[0].value.find(R"("events":2})"), std::string::npos) << out[0].value;
+}
+
+}  // namespace
+}  // namespace learnflow
