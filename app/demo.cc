@@ -106,6 +106,16 @@ int DemoCommand(const DemoArgs& args) {
     state_dir = templ;
   }
 
+  // Phase 1 of the simulation: the last three days, ~3 s of wall time per simulated hour.
+  const TimestampMs now = SystemClock().NowMs();
+  SimulatorOptions history;
+  history.learners = args.learners;
+  history.seed = args.seed;
+  history.format = "mixed";
+  history.start_ms = FloorDiv(now - 3 * kMsPerDay, kMsPerHour) * kMsPerHour;
+  history.simulated_ms_per_event = static_cast<double>(kMsPerHour) / (3.0 * args.rate);
+  history.events = static_cast<int64_t>(3.0 * kMsPerDay / history.simulated_ms_per_event);
+
   ConfigSources sources;
   sources.sets = {"kafka.bootstrap_servers=" + (*broker)->bootstrap_servers(),
                   "kafka.group_id=learnflow-demo", "state.dir=" + state_dir,
@@ -119,6 +129,12 @@ int DemoCommand(const DemoArgs& args) {
     std::fprintf(stderr, "learnflow demo: %s\n", config.status().ToString().c_str());
     return kExitRuntime;
   }
+  // The simulated LMS's own mappings (Moodle course -> cohort, quiz -> skill, Caliper hint tools),
+  // as an operator would configure them for a real one.
+  SimulatorDecoderSettings decoding = DecoderSettingsFor(history);
+  config->decoding.caliper_help_tools = std::move(decoding.caliper_help_tools);
+  config->decoding.moodle_cohort_by_course = std::move(decoding.moodle_cohort_by_course);
+  config->decoding.moodle_skill_by_item = std::move(decoding.moodle_skill_by_item);
   StatusOr<std::unique_ptr<EngineRunner>> runner = EngineRunner::Create(*config);
   if (!runner.ok()) {
     std::fprintf(stderr, "learnflow demo: %s\n", runner.status().ToString().c_str());
@@ -166,22 +182,15 @@ int DemoCommand(const DemoArgs& args) {
   std::thread watcher_thread([&] { watcher.Run(**tail, StopRequested()); });
 
   std::thread simulator_thread([&] {
-    const TimestampMs now = SystemClock().NowMs();
-    // Phase 1: the last three days, ~3 s of wall time per simulated hour.
-    SimulatorOptions history;
-    history.learners = args.learners;
-    history.seed = args.seed;
-    history.format = "mixed";
-    history.start_ms = FloorDiv(now - 3 * kMsPerDay, kMsPerHour) * kMsPerHour;
-    history.simulated_ms_per_event = static_cast<double>(kMsPerHour) / (3.0 * args.rate);
-    history.events = static_cast<int64_t>(3.0 * kMsPerDay / history.simulated_ms_per_event);
     Status s = ProduceSimulated(**sink, config->topics.input, history, args.rate, StopRequested());
-    // Phase 2: live, event time following the wall clock.
+    // Phase 2: live, event time following the wall clock (no night-time gaps, which at a fixed
+    // message rate would pull event time away from the wall clock).
     if (s.ok() && !StopRequested().load()) {
       SimulatorOptions live = history;
       live.seed = args.seed + 1;
       live.start_ms = SystemClock().NowMs();
       live.simulated_ms_per_event = 1000.0 / args.rate;
+      live.daily_rhythm = false;
       live.events = 0;
       s = ProduceSimulated(**sink, config->topics.input, live, args.rate, StopRequested());
     }

@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
       ->required();
   simulate->add_option("--topic", sim_args.topic, "Topic to produce to");
   simulate->add_option("--learners", sim_args.options.learners, "Number of learners")
-      ->check(CLI::Range(int64_t{1}, int64_t{100000000}));
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}));
   simulate->add_option("--events", sim_args.options.events, "Events to produce (0 = forever)")
       ->check(CLI::NonNegativeNumber);
   simulate->add_option("--rate", sim_args.rate, "Events per second (0 = as fast as possible)")

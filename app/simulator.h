@@ -15,8 +15,9 @@
 // 1-slip when known, with the guess rate otherwise) and, for weak learners, forgetting turns off
 // again. cohort-01 struggles: low ability, little learning, much forgetting, so its accuracy
 // stays low and struggling-cohort alerts fire; elsewhere about 8% of learners are weak.
-// Events come in sessions (a view first, then views, attempts and help requests about 90 s
-// apart, usually a session end), followed by at least 35 minutes of idleness. Event time
+// Events come in sessions of 8-30 messages (a view first, then views, attempts and help
+// requests about 90 s apart, usually a session end), then a rest of 35 minutes to 20 hours
+// (shorter only for class members or when the settings leave no rested learner). Event time
 // advances by about simulated_ms_per_event per message, slower at night when daily_rhythm is
 // on; on weekdays 09:00-17:00 UTC one cohort per hour holds a class (most sessions then come
 // from its members), so hourly cohort windows reach signals.min_cohort_size.
@@ -33,7 +34,7 @@
 // are edulevel 0 (skipped by the decoder); the cohort is the courseid unless the decoder maps it
 // (see SimulatorDecoderSettings). mixed: learner n uses xapi, caliper, moodle for n % 3 = 1, 2, 0.
 //
-// Lifecycle: a Simulator is single-threaded and owns its state (about 8 bytes per learner).
+// Lifecycle: a Simulator is single-threaded and owns its state (16 bytes per learner).
 // Next() reuses the buffers of the message it is given: call it in a loop with the same
 // SimulatedMessage to avoid allocating in steady state.
 #pragma once

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <random>
 #include <set>
 
 #include "connectors/decoders/event_decoder.h"
@@ -112,6 +113,8 @@ class PipelineTest : public ::testing::Test {
     totals->late += engine.counters().late.load();
     totals->skipped += engine.counters().skipped.load();
     totals->duplicates += engine.counters().duplicates.load();
+    totals->events += engine.counters().events.load();
+    totals->dead_letters += engine.counters().dead_letters.load();
     for (size_t i = 0; i < kRejectReasonCount; ++i) totals->invalid[i] += engine.counters().invalid[i].load();
   }
 
@@ -242,6 +245,53 @@ TEST_F(PipelineTest, RestartResumesWindowsAndPositionFromTheStateStore) {
   EXPECT_EQ((*signals)[0].key, "https://lms.example.org|dave");
   EXPECT_NE((*signals)[0].value.find(R"("window_start":"2026-03-02T12:00:00.000Z")"), std::string::npos);
   EXPECT_NE((*signals)[0].value.find(R"("events":2})"), std::string::npos) << (*signals)[0].value;
+}
+
+
+TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
+  // Seeded mutations of valid messages of each format (truncation, byte flips, inserted bytes),
+  // random binary, deep nesting and empty payloads, on both partitions; then a valid event per
+  // partition. Every message must be consumed (no partition stalls, the engine keeps running) and
+  // every rejected or late event must be in the dead-letter topic with its headers.
+  const std::vector<std::string> seeds = {
+      Xapi("s-1", "sam", "2026-03-02T10:05:00Z"),
+      "{\"sensor\":\"x\",\"data\":[" + CaliperEvent("urn:uuid:s-2", "NavigationEvent", "NavigatedTo", "2026-03-02T10:10:00Z") + "]}",
+      Moodle(900, 77, UnixSeconds("2026-03-02T10:30:00Z"), 2),
+  };
+  std::mt19937_64 rng(20261122);
+  std::vector<ProducedRecord> records;
+  for (int i = 0; i < 400; ++i) {
+    std::string v = seeds[rng() % seeds.size()];
+    switch (rng() % 6) {
+      case 0: v.resize(rng() % v.size()); break;
+      case 1: for (int k = 0; k < 4; ++k) v[rng() % v.size()] = static_cast<char>(rng()); break;
+      case 2: v.insert(rng() % v.size(), std::string(1 + rng() % 8, static_cast<char>(rng()))); break;
+      case 3: { v.assign(1 + rng() % 200, '\0'); for (char& c : v) c = static_cast<char>(rng()); break; }
+      case 4: v = std::string(2000, '[') ; break;
+      case 5: v.clear(); break;
+    }
+    records.push_back({static_cast<int32_t>(i % 2), "k", v});
+  }
+  records.push_back({0, "k", Xapi("last-0", "amy", "2026-03-02T12:00:00Z")});
+  records.push_back({1, "k", Xapi("last-1", "ben", "2026-03-02T12:00:00Z")});
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), kInput, records));
+
+  EngineCounters counters;
+  RunEngineUntilConsumed(state_dir_.path(), records.size(), &counters);
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(counters.consumed.load(), records.size());
+  uint64_t invalid = 0;
+  for (const auto& n : counters.invalid) invalid += n.load();
+  EXPECT_GT(invalid, 200u) << "most mutations are invalid";
+  EXPECT_EQ(counters.dead_letters.load(), invalid);
+  StatusOr<std::vector<ConsumedRecord>> dead =
+      testing::ReadTopic(broker_->bootstrap_servers(), kDeadLetter, invalid);
+  ASSERT_OK(dead.status());
+  EXPECT_EQ(dead->size(), invalid);
+  for (const ConsumedRecord& r : *dead) {
+    EXPECT_TRUE(r.headers.count("learnflow.error"));
+    EXPECT_TRUE(r.headers.count("learnflow.source"));
+  }
 }
 
 }  // namespace
