@@ -15,6 +15,7 @@
 #include "app/signals.h"
 #include "connectors/kafka_client.h"
 #include "core/time.h"
+#include "stream/crash_points.h"
 
 namespace learnflow {
 namespace {
@@ -75,6 +76,8 @@ int RunCommand(const ConfigArgs& args) {
   const Status runnable = ValidateForRun(*config);
   if (!runnable.ok()) return Fail(runnable, kExitUsage);
   ApplyLogging(*config);
+  std::string crash_error;
+  if (!ArmCrashPointFromEnvironment(crash_error)) return Fail(InvalidArgumentError(crash_error), kExitUsage);
   StatusOr<std::unique_ptr<EngineRunner>> runner = EngineRunner::Create(*config);
   if (!runner.ok()) {
     return Fail(runner.status(), runner.status().code() == StatusCode::kInvalidArgument ? kExitUsage

@@ -1,5 +1,7 @@
 #include "stream/engine.h"
 
+#include "stream/crash_points.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -183,6 +185,7 @@ Status Engine::RunOnce() {
     // revoked partitions. Treat it as a broken invariant.
     LF_CHECK(it != tasks_.end(), "message for unassigned partition " + std::to_string(message.partition));
     ProcessMessage(message, *it->second);
+    MaybeCrash(CrashPoint::kMidBatch);
   }
   if (!sink_error_.ok()) return std::exchange(sink_error_, Status());
   LF_RETURN_IF_ERROR(EmitFinal());
@@ -196,6 +199,7 @@ Status Engine::RunOnce() {
 Status Engine::Commit() {
   last_commit_ms_ = clock_.NowMs();
   LF_RETURN_IF_ERROR(sink_.Flush(options_.flush_timeout_ms));
+  MaybeCrash(CrashPoint::kAfterFlush);
   state_batch_.Clear();
   offsets_.clear();
   for (auto& [partition, task] : tasks_) {
@@ -205,6 +209,7 @@ Status Engine::Commit() {
     }
   }
   if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
+  MaybeCrash(CrashPoint::kAfterStateWrite);
   Bump(counters_.commits);
   if (!offsets_.empty()) {
     const Status s = source_.Commit(offsets_);
