@@ -28,8 +28,8 @@ constexpr int kExitRuntime = 1;
 // Counts records on an output topic and remembers the latest one, for the demo's status lines.
 class TopicWatcher final : public AssignmentListener {
  public:
-  Status OnAssigned(std::span<const int32_t> partitions, std::vector<int64_t>& offsets) override {
-    offsets.assign(partitions.size(), kOffsetFromGroup);
+  Status OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) override {
+    starts.assign(partitions.size(), StartPosition{});
     return Status::Ok();
   }
   Status OnRevoked(std::span<const int32_t>) override { return Status::Ok(); }
@@ -87,7 +87,9 @@ int DemoCommand(const DemoArgs& args) {
     std::fprintf(stderr, "learnflow demo: %s\n", broker.status().ToString().c_str());
     return kExitRuntime;
   }
-  for (const std::string& topic : DefaultTopics()) {
+  std::vector<std::string> topics = DefaultTopics();
+  topics.push_back(ChangelogTopic("learnflow-demo"));
+  for (const std::string& topic : topics) {
     const Status s = (*broker)->CreateTopic(topic, args.partitions);
     if (!s.ok()) {
       std::fprintf(stderr, "learnflow demo: %s\n", s.ToString().c_str());

@@ -14,6 +14,7 @@ class EngineRunner::Impl {
   std::unique_ptr<StateStore> store;
   std::unique_ptr<KafkaSource> source;
   std::unique_ptr<KafkaSink> sink;
+  std::unique_ptr<KafkaChangelogReader> changelog;
   std::unique_ptr<EventDecoder> decoder;
   std::unique_ptr<Engine> engine;
 };
@@ -34,10 +35,21 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   LF_ASSIGN_OR_RETURN(impl->sink, KafkaSink::Create(client));
   impl->decoder = std::make_unique<EventDecoder>(config.decoder_options());
 
+  // State moves with its partitions through the changelog (one partition per input partition).
+  const std::string changelog_topic = ChangelogTopic(config.kafka.group_id);
+  StatusOr<int> input_partitions = TopicPartitionCount(client, config.topics.input);
+  if (!input_partitions.ok()) {
+    return Status(input_partitions.status().code(),
+                  "topics.input: " + input_partitions.status().message());
+  }
+  LF_RETURN_IF_ERROR(EnsureInternalTopic(client, changelog_topic, *input_partitions));
+  LF_ASSIGN_OR_RETURN(impl->changelog, KafkaChangelogReader::Create(client, changelog_topic));
+
   EngineOptions options;
   options.input_topic = config.topics.input;
   options.learner_signals_topic = config.topics.learner_signals;
   options.dead_letter_topic = config.topics.dead_letter;
+  options.changelog_topic = changelog_topic;
   options.window_size_ms = config.windows.size_ms;
   options.grace_ms = config.windows.grace_ms;
   options.max_out_of_orderness_ms = config.processing.max_out_of_orderness_ms;
@@ -45,10 +57,10 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   options.max_message_bytes = static_cast<size_t>(config.processing.max_message_bytes);
   options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);
   impl->engine = std::make_unique<Engine>(options, *impl->source, *impl->sink, *impl->decoder,
-                                          *impl->store);
-  spdlog::info("engine ready: {} -> {} (dead letters: {}), group {}, state in {}", options.input_topic,
-               options.learner_signals_topic, options.dead_letter_topic, client.group_id,
-               config.state.dir);
+                                          *impl->store, SystemClock(), impl->changelog.get());
+  spdlog::info("engine ready: {} -> {} (dead letters: {}), group {}, state in {}, changelog {}",
+               options.input_topic, options.learner_signals_topic, options.dead_letter_topic,
+               client.group_id, config.state.dir, changelog_topic);
   return std::unique_ptr<EngineRunner>(new EngineRunner(std::move(impl)));
 }
 

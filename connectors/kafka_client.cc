@@ -95,9 +95,19 @@ class KafkaSource::Impl {
  public:
   ~Impl() {
     ReleaseBatch();
+    // Closing revokes the assignment; the listener may be gone already (its owner failed and is
+    // unwinding), so the revocation only unassigns.
+    listener = nullptr;
     if (rk != nullptr) {
       if (!closed) rd_kafka_consumer_close(rk);
-      rd_kafka_destroy(rk);
+      // librdkafka before 2.3.0 aborts when a cooperative-sticky consumer that never received an
+      // assignment is destroyed (librdkafka issue 4312). Such a consumer holds no partitions and
+      // has left the group: leave its handle to process exit instead of crashing on it.
+      if (ever_assigned || rd_kafka_version() >= 0x020300ff) {
+        rd_kafka_destroy(rk);
+      } else {
+        spdlog::debug("kafka consumer never assigned: handle released at exit (librdkafka < 2.3)");
+      }
     }
   }
 
@@ -108,24 +118,43 @@ class KafkaSource::Impl {
 
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (listener == nullptr) {
+      if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        rd_kafka_error_t* error = cooperative ? rd_kafka_incremental_unassign(rk, partitions) : nullptr;
+        if (!cooperative) rd_kafka_assign(rk, nullptr);
+        if (error != nullptr) rd_kafka_error_destroy(error);  // closing: nothing left to tell
+      }
+      return;
+    }
     scratch_partitions.clear();
     for (int i = 0; i < partitions->cnt; ++i) scratch_partitions.push_back(partitions->elems[i].partition);
     rd_kafka_error_t* error = nullptr;
     rd_kafka_resp_err_t assign_err = RD_KAFKA_RESP_ERR_NO_ERROR;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-      Status s = listener->OnAssigned(scratch_partitions, scratch_offsets);
+      ever_assigned = true;
+      Status s = listener->OnAssigned(scratch_partitions, scratch_starts);
       if (!s.ok()) {
         RecordError(std::move(s));
         return;  // not assigning: the engine stops and a restart retries
       }
       for (int i = 0; i < partitions->cnt; ++i) {
-        const int64_t offset = scratch_offsets[static_cast<size_t>(i)];
+        const int64_t offset = scratch_starts[static_cast<size_t>(i)].offset;
         partitions->elems[i].offset = offset == kOffsetFromGroup ? RD_KAFKA_OFFSET_INVALID : offset;
       }
       if (cooperative) {
         error = rd_kafka_incremental_assign(rk, partitions);
       } else {
         assign_err = rd_kafka_assign(rk, partitions);
+      }
+      // Partitions whose state is being restored start paused, before any fetch is served.
+      PartitionListPtr paused(rd_kafka_topic_partition_list_new(partitions->cnt));
+      for (int i = 0; i < partitions->cnt; ++i) {
+        if (scratch_starts[static_cast<size_t>(i)].paused) {
+          rd_kafka_topic_partition_list_add(paused.get(), topic.c_str(), partitions->elems[i].partition);
+        }
+      }
+      if (error == nullptr && assign_err == RD_KAFKA_RESP_ERR_NO_ERROR && paused->cnt > 0) {
+        assign_err = rd_kafka_pause_partitions(rk, paused.get());
       }
     } else {
       Status s = listener->OnRevoked(scratch_partitions);
@@ -154,10 +183,11 @@ class KafkaSource::Impl {
   AssignmentListener* listener = nullptr;
   std::vector<rd_kafka_message_t*> held;  // messages of the current batch
   std::vector<int32_t> scratch_partitions;
-  std::vector<int64_t> scratch_offsets;
+  std::vector<StartPosition> scratch_starts;
   std::vector<int32_t> revoked;  // revoked during the current Poll
   Status callback_error;
   bool closed = false;
+  bool ever_assigned = false;  // see ~Impl
 };
 
 namespace {
@@ -263,19 +293,46 @@ Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
 }
 
 namespace {
-Status PauseOrResume(rd_kafka_t* rk, bool pause) {
-  rd_kafka_topic_partition_list_t* raw = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_assignment(rk, &raw);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("reading assignment", err);
-  PartitionListPtr list(raw);
-  err = pause ? rd_kafka_pause_partitions(rk, list.get()) : rd_kafka_resume_partitions(rk, list.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(pause ? "pause" : "resume", err);
-  return Status::Ok();
+PartitionListPtr ListOf(const std::string& topic, std::span<const int32_t> partitions) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+  return list;
 }
 }  // namespace
 
-Status KafkaSource::PauseAll() { return PauseOrResume(impl_->rk, true); }
-Status KafkaSource::ResumeAll() { return PauseOrResume(impl_->rk, false); }
+Status KafkaSource::Pause(std::span<const int32_t> partitions) {
+  if (partitions.empty()) return Status::Ok();
+  PartitionListPtr list = ListOf(impl_->topic, partitions);
+  const rd_kafka_resp_err_t err = rd_kafka_pause_partitions(impl_->rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("pause " + impl_->topic, err);
+  return Status::Ok();
+}
+
+Status KafkaSource::Resume(std::span<const int32_t> partitions) {
+  if (partitions.empty()) return Status::Ok();
+  PartitionListPtr list = ListOf(impl_->topic, partitions);
+  const rd_kafka_resp_err_t err = rd_kafka_resume_partitions(impl_->rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("resume " + impl_->topic, err);
+  return Status::Ok();
+}
+
+Status KafkaSource::Seek(int32_t partition, int64_t offset) {
+  PartitionListPtr list = ListOf(impl_->topic, std::span<const int32_t>(&partition, 1));
+  list->elems[0].offset = offset;
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(impl_->rk, list.get(), /*timeout_ms=*/0);
+  if (error != nullptr) {
+    Status s = InternalError("seek " + impl_->topic + "-" + std::to_string(partition) + " to " +
+                             std::to_string(offset) + ": " + rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return s;
+  }
+  // With no timeout the seek is asynchronous: "in progress" is its success.
+  const rd_kafka_resp_err_t err = list->elems[0].err;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__IN_PROGRESS) {
+    return KafkaError("seek " + impl_->topic + "-" + std::to_string(partition), err);
+  }
+  return Status::Ok();
+}
 
 Status KafkaSource::Close() {
   if (impl_->closed) return Status::Ok();
@@ -296,6 +353,7 @@ class KafkaSink::Impl {
   struct Topic {
     rd_kafka_topic_t* handle = nullptr;
     uint64_t delivered = 0;
+    std::vector<int64_t> last_offset;  // by partition, -1: none
   };
 
   ~Impl() {
@@ -313,7 +371,7 @@ class KafkaSink::Impl {
     if (it != topics.end()) return &it->second;
     rd_kafka_topic_t* handle = rd_kafka_topic_new(rk, std::string(name).c_str(), nullptr);
     if (handle == nullptr) return nullptr;
-    return &topics.emplace(std::string(name), Topic{handle, 0}).first->second;
+    return &topics.emplace(std::string(name), Topic{handle, 0, {}}).first->second;
   }
 
   void Delivered(const rd_kafka_message_t* m) {
@@ -325,7 +383,11 @@ class KafkaSink::Impl {
       }
       return;
     }
-    ++static_cast<Topic*>(m->_private)->delivered;
+    Topic* topic = static_cast<Topic*>(m->_private);
+    ++topic->delivered;
+    const auto p = static_cast<size_t>(m->partition);
+    if (p >= topic->last_offset.size()) topic->last_offset.resize(p + 1, -1);
+    topic->last_offset[p] = std::max(topic->last_offset[p], m->offset);
   }
 
   rd_kafka_t* rk = nullptr;
@@ -393,6 +455,34 @@ Status KafkaSink::Send(std::string_view topic_name, std::string_view key, std::s
   }
 }
 
+Status KafkaSink::SendTo(std::string_view topic_name, int32_t partition, std::string_view key,
+                        const std::string_view* value) {
+  Impl::Topic* topic = impl_->GetTopic(topic_name);
+  if (topic == nullptr) return InvalidArgumentError("invalid topic name " + std::string(topic_name));
+  // A null payload is a tombstone.
+  char* payload = value == nullptr ? nullptr : const_cast<char*>(value->data());
+  const size_t payload_size = value == nullptr ? 0 : value->size();
+  for (int attempt = 0;; ++attempt) {
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        impl_->rk, RD_KAFKA_V_RKT(topic->handle), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(payload, payload_size), RD_KAFKA_V_OPAQUE(topic), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::Ok();
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || attempt >= 6000) {
+      return KafkaError("produce to " + std::string(topic_name) + "-" + std::to_string(partition), err);
+    }
+    rd_kafka_poll(impl_->rk, 10);
+  }
+}
+
+int64_t KafkaSink::LastDeliveredOffset(std::string_view topic, int32_t partition) const {
+  auto it = impl_->topics.find(topic);
+  if (it == impl_->topics.end()) return -1;
+  const auto p = static_cast<size_t>(partition);
+  return p < it->second.last_offset.size() ? it->second.last_offset[p] : -1;
+}
+
 void KafkaSink::Poll() { rd_kafka_poll(impl_->rk, 0); }
 
 Status KafkaSink::Flush(int timeout_ms) {
@@ -411,6 +501,202 @@ size_t KafkaSink::InFlight() const { return static_cast<size_t>(rd_kafka_outq_le
 uint64_t KafkaSink::Delivered(std::string_view topic) const {
   auto it = impl_->topics.find(topic);
   return it == impl_->topics.end() ? 0 : it->second.delivered;
+}
+
+// ---------------------------------------------------------------------------------------------
+// KafkaChangelogReader
+
+class KafkaChangelogReader::Impl {
+ public:
+  ~Impl() {
+    ReleaseBatch();
+    if (rk != nullptr) {
+      rd_kafka_consumer_close(rk);
+      rd_kafka_destroy(rk);
+    }
+  }
+  void ReleaseBatch() {
+    for (rd_kafka_message_t* m : held) rd_kafka_message_destroy(m);
+    held.clear();
+  }
+  rd_kafka_t* rk = nullptr;
+  std::string topic;
+  std::vector<rd_kafka_message_t*> held;
+  std::vector<int32_t> active;  // partitions being read
+};
+
+KafkaChangelogReader::KafkaChangelogReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaChangelogReader::~KafkaChangelogReader() = default;
+
+StatusOr<std::unique_ptr<KafkaChangelogReader>> KafkaChangelogReader::Create(
+    const KafkaClientOptions& options, std::string topic) {
+  const std::map<std::string, std::string> defaults = {
+      {"group.id", options.group_id + "-restore"},  // required by the API; never joined
+      {"client.id", "learnflow-restore"},
+      {"enable.auto.commit", "false"},
+      {"enable.partition.eof", "true"},
+      {"auto.offset.reset", "error"},
+      {"isolation.level", "read_committed"},
+  };
+  LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
+  rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  auto impl = std::make_unique<Impl>();
+  impl->topic = std::move(topic);
+  char errstr[512];
+  impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr));
+  if (impl->rk == nullptr) return InvalidArgumentError(std::string("kafka restore consumer: ") + errstr);
+  conf.release();
+  rd_kafka_poll_set_consumer(impl->rk);
+  return std::unique_ptr<KafkaChangelogReader>(new KafkaChangelogReader(std::move(impl)));
+}
+
+Status KafkaChangelogReader::Start(int32_t partition, int64_t from_offset) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), partition)->offset = from_offset;
+  rd_kafka_error_t* error = rd_kafka_incremental_assign(impl_->rk, list.get());
+  if (error != nullptr) {
+    Status s = InternalError("restore " + impl_->topic + "-" + std::to_string(partition) + ": " +
+                             rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return s;
+  }
+  impl_->active.push_back(partition);
+  return Status::Ok();
+}
+
+Status KafkaChangelogReader::Stop(int32_t partition) {
+  auto it = std::find(impl_->active.begin(), impl_->active.end(), partition);
+  if (it == impl_->active.end()) return Status::Ok();
+  impl_->active.erase(it);
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+  rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), partition);
+  rd_kafka_error_t* error = rd_kafka_incremental_unassign(impl_->rk, list.get());
+  if (error != nullptr) {
+    Status s = InternalError(std::string("stop restore: ") + rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status KafkaChangelogReader::Poll(size_t max, std::vector<ChangelogRecord>& out,
+                                  std::vector<int32_t>& caught_up) {
+  out.clear();
+  caught_up.clear();
+  impl_->ReleaseBatch();
+  int wait = 10;
+  while (out.size() < max && !impl_->active.empty()) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, wait);
+    if (m == nullptr) break;
+    wait = 0;
+    const int32_t partition = m->partition;
+    const bool ours = std::find(impl_->active.begin(), impl_->active.end(), partition) != impl_->active.end();
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      rd_kafka_message_destroy(m);
+      if (ours) {
+        caught_up.push_back(partition);
+        LF_RETURN_IF_ERROR(Stop(partition));
+      }
+      continue;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Status s = KafkaError("restoring " + impl_->topic + "-" + std::to_string(partition) + ": " +
+                                rd_kafka_message_errstr(m),
+                            m->err);
+      rd_kafka_message_destroy(m);
+      if (s.code() == StatusCode::kUnavailable) continue;  // librdkafka retries by itself
+      return s;
+    }
+    if (!ours) {
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    impl_->held.push_back(m);
+    ChangelogRecord& r = out.emplace_back();
+    r.partition = partition;
+    r.offset = m->offset;
+    r.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
+    r.tombstone = m->payload == nullptr;
+    r.value = std::string_view(static_cast<const char*>(m->payload), m->len);
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topic administration
+
+StatusOr<int> TopicPartitionCount(const KafkaClientOptions& options, const std::string& topic) {
+  LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, {{"allow.auto.create.topics", "false"}}));
+  rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr));
+  if (rk == nullptr) return InvalidArgumentError(std::string("kafka: ") + errstr);
+  conf.release();
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &metadata, 30000);
+  rd_kafka_topic_destroy(rkt);
+  StatusOr<int> result = NotFoundError("topic " + topic + " does not exist");
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = KafkaError("metadata for " + topic + " from " + options.bootstrap_servers, err);
+  } else if (metadata->topic_cnt == 1 && metadata->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+             metadata->topics[0].partition_cnt > 0) {
+    result = metadata->topics[0].partition_cnt;
+  }
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  rd_kafka_destroy(rk);
+  return result;
+}
+
+Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string& topic, int partitions) {
+  StatusOr<int> existing = TopicPartitionCount(options, topic);
+  if (existing.ok()) {
+    if (*existing < partitions) {
+      return InvalidArgumentError("internal topic " + topic + " has " + std::to_string(*existing) +
+                                  " partitions; it needs " + std::to_string(partitions) +
+                                  " (one per input partition)");
+    }
+    return Status::Ok();
+  }
+  if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+
+  LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, {}));
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr));
+  if (rk == nullptr) return InvalidArgumentError(std::string("kafka: ") + errstr);
+  conf.release();
+  rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, errstr, sizeof(errstr));
+  rd_kafka_NewTopic_set_config(new_topic, "cleanup.policy", "compact");
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &new_topic, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
+  Status status = UnavailableError("creating topic " + topic + " timed out");
+  if (event != nullptr) {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results =
+        result != nullptr ? rd_kafka_CreateTopics_result_topics(result, &count) : nullptr;
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      status = InvalidArgumentError(std::string(rd_kafka_event_error_string(event)));
+    } else if (count == 1 && rd_kafka_topic_result_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               rd_kafka_topic_result_error(results[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      status = InvalidArgumentError(rd_kafka_topic_result_error_string(results[0]));
+    } else {
+      status = Status::Ok();
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy(new_topic);
+  rd_kafka_destroy(rk);
+  if (!status.ok()) {
+    return InvalidArgumentError("cannot create internal topic " + topic + " (" + status.message() +
+                                "); create it with " + std::to_string(partitions) +
+                                " partitions and cleanup.policy=compact");
+  }
+  spdlog::info("created internal topic {} with {} partitions", topic, partitions);
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,7 +758,11 @@ Status EmbeddedBroker::SetBrokerUp(int broker_id) {
 
 std::vector<std::string> DefaultTopics() {
   return {"learning.events", "learnflow.learner-signals", "learnflow.cohort-signals",
-          "learnflow.alerts", "learnflow.dead-letter"};
+          "learnflow.alerts", "learnflow.dead-letter", ChangelogTopic("learnflow")};
+}
+
+std::string ChangelogTopic(std::string_view group_id) {
+  return std::string(group_id) + "-windows-changelog";
 }
 
 }  // namespace learnflow

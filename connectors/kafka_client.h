@@ -40,8 +40,9 @@ class KafkaSource final : public Source {
   Status Subscribe(AssignmentListener& listener) override;
   Status Poll(int timeout_ms, size_t max, std::vector<InputMessage>& out) override;
   Status Commit(std::span<const PartitionOffset> offsets) override;
-  Status PauseAll() override;
-  Status ResumeAll() override;
+  Status Pause(std::span<const int32_t> partitions) override;
+  Status Resume(std::span<const int32_t> partitions) override;
+  Status Seek(int32_t partition, int64_t offset) override;
   Status Close() override;
 
   class Impl;
@@ -59,6 +60,9 @@ class KafkaSink final : public Sink {
 
   Status Send(std::string_view topic, std::string_view key, std::string_view value,
               std::span<const Header> headers = {}) override;
+  Status SendTo(std::string_view topic, int32_t partition, std::string_view key,
+                const std::string_view* value) override;
+  int64_t LastDeliveredOffset(std::string_view topic, int32_t partition) const override;
   void Poll() override;
   Status Flush(int timeout_ms) override;
   size_t InFlight() const override;
@@ -70,6 +74,34 @@ class KafkaSink final : public Sink {
   explicit KafkaSink(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Reads changelog partitions with its own consumer (manual assignment, no group commits), so a
+// restore never blocks the main consumer's poll loop. Offsets out of range (the log was truncated
+// under the checkpoint) are an error, not a silent skip.
+class KafkaChangelogReader final : public ChangelogReader {
+ public:
+  static StatusOr<std::unique_ptr<KafkaChangelogReader>> Create(const KafkaClientOptions& options,
+                                                                std::string topic);
+  ~KafkaChangelogReader() override;
+
+  Status Start(int32_t partition, int64_t from_offset) override;
+  Status Stop(int32_t partition) override;
+  Status Poll(size_t max, std::vector<ChangelogRecord>& out, std::vector<int32_t>& caught_up) override;
+
+  class Impl;
+
+ private:
+  explicit KafkaChangelogReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The number of partitions of `topic`, or NotFound.
+StatusOr<int> TopicPartitionCount(const KafkaClientOptions& options, const std::string& topic);
+
+// Makes sure the internal topic `topic` exists with `partitions` partitions (log compaction on):
+// creates it through the Admin API when missing. A broker without the Admin API (the embedded
+// one) or a topic with fewer partitions is an error that says what to create.
+Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string& topic, int partitions);
 
 // An embedded Kafka cluster for demos and tests: librdkafka's mock cluster on 127.0.0.1 (random
 // ports). It keeps only a few MiB per partition and has no Admin API: topics are created here.
@@ -94,7 +126,11 @@ class EmbeddedBroker {
   std::string bootstrap_servers_;
 };
 
-// Topics the embedded broker creates by default (DESIGN §5).
+// Topics the embedded broker creates by default (DESIGN §5), including the changelog of the
+// default group id.
 std::vector<std::string> DefaultTopics();
+
+// The windows changelog topic of a group: "<group_id>-windows-changelog".
+std::string ChangelogTopic(std::string_view group_id);
 
 }  // namespace learnflow

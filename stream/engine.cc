@@ -2,6 +2,7 @@
 
 #include "stream/crash_points.h"
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -16,17 +17,20 @@ bool ShouldLog(uint64_t count_before) { return count_before < 10 || count_before
 }  // namespace
 
 Engine::Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder& decoder,
-               StateStore& store, const Clock& clock)
+               StateStore& store, const Clock& clock, ChangelogReader* changelog)
     : options_(std::move(options)),
       source_(source),
       sink_(sink),
       decoder_(decoder),
       store_(store),
       clock_(clock),
+      changelog_(options_.changelog_topic.empty() ? nullptr : changelog),
       operator_(TumblingWindows(options_.window_size_ms, options_.grace_ms)),
       state_batch_(store) {
   task_options_.max_out_of_orderness_ms = options_.max_out_of_orderness_ms;
   batch_.reserve(options_.max_poll_records);
+  LF_CHECK(options_.changelog_topic.empty() || changelog != nullptr,
+           "a changelog topic needs a ChangelogReader");
 }
 
 Engine::~Engine() = default;
@@ -36,22 +40,67 @@ Status Engine::Start() {
   return source_.Subscribe(*this);
 }
 
-Status Engine::OnAssigned(std::span<const int32_t> partitions, std::vector<int64_t>& start_offsets) {
+Status Engine::OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) {
   Bump(counters_.rebalances);
-  start_offsets.clear();
+  starts.clear();
   for (const int32_t partition : partitions) {
     auto task = std::make_unique<PartitionTask>(partition, operator_, task_options_);
     LF_RETURN_IF_ERROR(task->Load(store_));
-    start_offsets.push_back(task->next_offset());
-    spdlog::info("partition {}-{} assigned: resuming at {} with {} open windows", options_.input_topic,
-                 partition,
-                 task->next_offset() == kOffsetFromGroup ? std::string("the group's committed offset")
+    StartPosition& start = starts.emplace_back();
+    start.offset = task->next_offset();
+    if (changelog_ != nullptr) {
+      // Fetch nothing until the changelog has brought the state up to date.
+      LF_RETURN_IF_ERROR(changelog_->Start(partition, task->changelog_next()));
+      restoring_.insert(partition);
+      start.paused = true;
+    }
+    spdlog::info("partition {}-{} assigned: local checkpoint at {} with {} open windows{}",
+                 options_.input_topic, partition,
+                 task->next_offset() == kOffsetFromGroup ? std::string("none")
                                                          : std::to_string(task->next_offset()),
-                 task->open_windows());
+                 task->open_windows(),
+                 changelog_ != nullptr
+                     ? fmt::format("; restoring from {} offset {}", options_.changelog_topic,
+                                   task->changelog_next())
+                     : std::string());
     tasks_[partition] = std::move(task);
   }
   counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
   return Status::Ok();
+}
+
+Status Engine::Restore() {
+  if (restoring_.empty()) return Status::Ok();
+  LF_RETURN_IF_ERROR(changelog_->Poll(options_.max_restore_records_per_poll, restore_batch_, caught_up_));
+  for (const ChangelogRecord& record : restore_batch_) {
+    auto it = tasks_.find(record.partition);
+    if (it == tasks_.end() || !restoring(record.partition)) continue;  // revoked mid-restore
+    const std::string_view* value = record.tombstone ? nullptr : &record.value;
+    LF_RETURN_IF_ERROR(it->second->ApplyChangelog(record.offset, record.key, value));
+  }
+  for (const int32_t partition : caught_up_) {
+    auto it = tasks_.find(partition);
+    if (it == tasks_.end() || restoring_.erase(partition) == 0) continue;
+    PartitionTask& task = *it->second;
+    task.FinishRestore();
+    if (task.next_offset() != kOffsetFromGroup) {
+      LF_RETURN_IF_ERROR(source_.Seek(partition, task.next_offset()));
+    }
+    if (!paused_) LF_RETURN_IF_ERROR(source_.Resume(std::span<const int32_t>(&partition, 1)));
+    spdlog::info("partition {}-{} restored: {} open windows, resuming at {}", options_.input_topic,
+                 partition, task.open_windows(),
+                 task.next_offset() == kOffsetFromGroup ? std::string("the group's committed offset")
+                                                        : std::to_string(task.next_offset()));
+  }
+  return Status::Ok();
+}
+
+const std::vector<int32_t>& Engine::ActivePartitions() {
+  active_.clear();
+  for (const auto& [partition, task] : tasks_) {
+    if (!restoring(partition)) active_.push_back(partition);
+  }
+  return active_;
 }
 
 Status Engine::OnRevoked(std::span<const int32_t> partitions) {
@@ -59,6 +108,7 @@ Status Engine::OnRevoked(std::span<const int32_t> partitions) {
   // Whatever was processed for these partitions is committed before they go.
   LF_RETURN_IF_ERROR(Commit());
   for (const int32_t partition : partitions) {
+    if (restoring_.erase(partition) > 0) LF_RETURN_IF_ERROR(changelog_->Stop(partition));
     tasks_.erase(partition);
     spdlog::info("partition {}-{} revoked", options_.input_topic, partition);
   }
@@ -150,6 +200,7 @@ Status Engine::EmitFinal() {
     return sink_.Send(options_.learner_signals_topic, key, value);
   };
   for (auto& [partition, task] : tasks_) {
+    if (restoring(partition)) continue;
     LF_ASSIGN_OR_RETURN(const size_t emitted, task->EmitFinal(emit));
     Bump(counters_.learner_records, emitted);
     const TimestampMs wm = task->watermark();
@@ -166,11 +217,11 @@ Status Engine::Backpressure() {
   sink_.Poll();
   const size_t in_flight = sink_.InFlight();
   if (!paused_ && in_flight > options_.max_in_flight) {
-    LF_RETURN_IF_ERROR(source_.PauseAll());
+    LF_RETURN_IF_ERROR(source_.Pause(ActivePartitions()));
     paused_ = true;
     spdlog::info("backpressure: {} records unacknowledged, pausing consumption", in_flight);
   } else if (paused_ && in_flight < options_.max_in_flight / 2) {
-    LF_RETURN_IF_ERROR(source_.ResumeAll());
+    LF_RETURN_IF_ERROR(source_.Resume(ActivePartitions()));
     paused_ = false;
     spdlog::info("backpressure released: resuming consumption");
   }
@@ -178,12 +229,17 @@ Status Engine::Backpressure() {
 }
 
 Status Engine::RunOnce() {
-  LF_RETURN_IF_ERROR(source_.Poll(options_.poll_timeout_ms, options_.max_poll_records, batch_));
+  LF_RETURN_IF_ERROR(Restore());
+  // While restoring, poll briefly so the restore keeps moving.
+  const int timeout = restoring_.empty() ? options_.poll_timeout_ms : 0;
+  LF_RETURN_IF_ERROR(source_.Poll(timeout, options_.max_poll_records, batch_));
   for (const InputMessage& message : batch_) {
     auto it = tasks_.find(message.partition);
     // A message of a partition we no longer own cannot arrive: the source drops fetched data of
     // revoked partitions. Treat it as a broken invariant.
     LF_CHECK(it != tasks_.end(), "message for unassigned partition " + std::to_string(message.partition));
+    // Fetched before the pause took effect: it is read again after the restore's seek.
+    if (restoring(message.partition)) continue;
     ProcessMessage(message, *it->second);
     MaybeCrash(CrashPoint::kMidBatch);
   }
@@ -198,12 +254,30 @@ Status Engine::RunOnce() {
 
 Status Engine::Commit() {
   last_commit_ms_ = clock_.NowMs();
+  wrote_changelog_.clear();
+  if (changelog_ != nullptr) {
+    for (auto& [partition, task] : tasks_) {
+      if (restoring(partition)) continue;
+      const int32_t p = partition;
+      LF_ASSIGN_OR_RETURN(const bool wrote,
+                          task->WriteChangelog([&](std::string_view key, const std::string_view* value) {
+                            return sink_.SendTo(options_.changelog_topic, p, key, value);
+                          }));
+      if (wrote) wrote_changelog_.push_back(partition);
+    }
+  }
   LF_RETURN_IF_ERROR(sink_.Flush(options_.flush_timeout_ms));
   MaybeCrash(CrashPoint::kAfterFlush);
   state_batch_.Clear();
   offsets_.clear();
   for (auto& [partition, task] : tasks_) {
-    task->Checkpoint(state_batch_);
+    // A restoring task holds part of a replay: its local checkpoint stays as it was.
+    if (restoring(partition)) continue;
+    int64_t changelog_next = -1;
+    if (std::find(wrote_changelog_.begin(), wrote_changelog_.end(), partition) != wrote_changelog_.end()) {
+      changelog_next = sink_.LastDeliveredOffset(options_.changelog_topic, partition) + 1;
+    }
+    task->Checkpoint(state_batch_, changelog_next);
     if (task->next_offset() != kOffsetFromGroup) {
       offsets_.push_back(PartitionOffset{partition, task->next_offset()});
     }

@@ -8,6 +8,11 @@
 //   2. one StateBatch with each task's dirty state, dropped windows, position and watermark,
 //      written atomically to the StateStore (the authoritative checkpoint);
 //   3. Source::Commit — the same positions to the consumer group (for lag monitoring).
+// With a changelog topic, step 1 is preceded by each task's changelog records (sent before the
+// flush, so they are acknowledged before the local checkpoint that refers to them). A newly
+// assigned partition starts paused; its changelog is read from the local checkpoint's changelog
+// offset to the end, a bounded number of records per RunOnce(), beside normal processing; then
+// the input is moved to the restored position and resumed.
 // A crash anywhere replays from the last checkpoint; records re-emitted by the replay are
 // byte-identical to the ones already sent.
 //
@@ -19,6 +24,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +42,9 @@ struct EngineOptions {
   std::string input_topic = "learning.events";
   std::string learner_signals_topic = "learnflow.learner-signals";
   std::string dead_letter_topic = "learnflow.dead-letter";
+  // "<group_id>-windows-changelog"; empty disables changelogging and restore (single instance).
+  std::string changelog_topic;
+  size_t max_restore_records_per_poll = 10000;
   TimestampMs window_size_ms = 3600000;
   TimestampMs grace_ms = 300000;
   TimestampMs max_out_of_orderness_ms = 60000;
@@ -50,8 +59,9 @@ struct EngineOptions {
 
 class Engine final : public AssignmentListener {
  public:
+  // `changelog` is required when options.changelog_topic is set, else ignored (may be null).
   Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder& decoder,
-         StateStore& store, const Clock& clock = SystemClock());
+         StateStore& store, const Clock& clock = SystemClock(), ChangelogReader* changelog = nullptr);
   ~Engine() override;
 
   Status Start();
@@ -67,7 +77,7 @@ class Engine final : public AssignmentListener {
   const EngineCounters& counters() const { return counters_; }
 
   // AssignmentListener
-  Status OnAssigned(std::span<const int32_t> partitions, std::vector<int64_t>& start_offsets) override;
+  Status OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) override;
   Status OnRevoked(std::span<const int32_t> partitions) override;
 
  private:
@@ -76,6 +86,10 @@ class Engine final : public AssignmentListener {
                   int event_index);
   Status EmitFinal();
   Status Backpressure();
+  Status Restore();
+  bool restoring(int32_t partition) const { return restoring_.count(partition) > 0; }
+  // Assigned partitions that are not restoring (the ones fetching normally).
+  const std::vector<int32_t>& ActivePartitions();
 
   EngineOptions options_;
   Source& source_;
@@ -83,9 +97,11 @@ class Engine final : public AssignmentListener {
   MessageDecoder& decoder_;
   StateStore& store_;
   const Clock& clock_;
+  ChangelogReader* changelog_;
   LearnerWindowOperator operator_;
   TaskOptions task_options_;
   std::map<int32_t, std::unique_ptr<PartitionTask>> tasks_;
+  std::set<int32_t> restoring_;
   EngineCounters counters_;
   Status sink_error_;  // first Send error inside processing; surfaced by RunOnce
   bool paused_ = false;
@@ -98,6 +114,10 @@ class Engine final : public AssignmentListener {
   std::string index_header_;
   StateBatch state_batch_;
   std::vector<PartitionOffset> offsets_;
+  std::vector<ChangelogRecord> restore_batch_;
+  std::vector<int32_t> caught_up_;
+  std::vector<int32_t> active_;
+  std::vector<int32_t> wrote_changelog_;
 };
 
 }  // namespace learnflow

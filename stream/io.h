@@ -35,14 +35,21 @@ struct PartitionOffset {
 // policy".
 inline constexpr int64_t kOffsetFromGroup = -1;
 
+// Where fetching of a newly assigned partition starts, and whether it starts paused (its state
+// is being restored first).
+struct StartPosition {
+  int64_t offset = kOffsetFromGroup;
+  bool paused = false;
+};
+
 // Receives partition assignment changes (cooperative: only the partitions that change).
 class AssignmentListener {
  public:
   virtual ~AssignmentListener() = default;
-  // Called before fetching starts for `partitions`; fills `start_offsets` (same order) with the
-  // offset to resume from, or kOffsetFromGroup.
+  // Called before fetching starts for `partitions`; fills `starts` (same order) with where to
+  // start each one.
   virtual Status OnAssigned(std::span<const int32_t> partitions,
-                            std::vector<int64_t>& start_offsets) = 0;
+                            std::vector<StartPosition>& starts) = 0;
   // Called before `partitions` are given up; the listener commits their state first.
   virtual Status OnRevoked(std::span<const int32_t> partitions) = 0;
 };
@@ -60,9 +67,11 @@ class Source {
   // Records consumed positions in the group (asynchronously). Informational for lag monitoring:
   // the authoritative positions live in the state store.
   virtual Status Commit(std::span<const PartitionOffset> offsets) = 0;
-  // Backpressure: stops / restarts fetching for every assigned partition.
-  virtual Status PauseAll() = 0;
-  virtual Status ResumeAll() = 0;
+  // Stops / restarts fetching for assigned partitions (backpressure, restore).
+  virtual Status Pause(std::span<const int32_t> partitions) = 0;
+  virtual Status Resume(std::span<const int32_t> partitions) = 0;
+  // Moves the fetch position of an assigned partition (after a restore).
+  virtual Status Seek(int32_t partition, int64_t offset) = 0;
   // Leaves the group cleanly (revocations are delivered to the listener).
   virtual Status Close() = 0;
 };
@@ -75,10 +84,17 @@ struct Header {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Queues a record (the sink copies the bytes). Errors: Unavailable when the local queue stays
-  // full; fatal codes when the producer has failed.
+  // Queues a record (the sink copies the bytes), partitioned by key. Errors: Unavailable when
+  // the local queue stays full; fatal codes when the producer has failed.
   virtual Status Send(std::string_view topic, std::string_view key, std::string_view value,
                       std::span<const Header> headers = {}) = 0;
+  // Queues a record for an explicit partition; a null `value` is a tombstone (log compaction
+  // deletes the key).
+  virtual Status SendTo(std::string_view topic, int32_t partition, std::string_view key,
+                        const std::string_view* value) = 0;
+  // The highest offset acknowledged so far for (topic, partition), or -1. After a successful
+  // Flush, the offset of the last record sent there.
+  virtual int64_t LastDeliveredOffset(std::string_view topic, int32_t partition) const = 0;
   // Serves delivery reports without waiting.
   virtual void Poll() = 0;
   // Waits until every queued record is acknowledged by the brokers. Returns the first delivery
@@ -91,5 +107,27 @@ class Sink {
   virtual uint64_t Delivered(std::string_view topic) const = 0;
 };
 
+
+// One record of a changelog partition. Views are valid until the next ChangelogReader::Poll().
+struct ChangelogRecord {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string_view key;
+  std::string_view value;
+  bool tombstone = false;
+};
+
+// Reads changelog partitions from an offset to their current end, beside normal processing.
+class ChangelogReader {
+ public:
+  virtual ~ChangelogReader() = default;
+  // Starts reading `partition` at `from_offset` (0: the whole log).
+  virtual Status Start(int32_t partition, int64_t from_offset) = 0;
+  // Stops reading `partition` (its input was revoked mid-restore).
+  virtual Status Stop(int32_t partition) = 0;
+  // Appends up to `max` records (cleared first) without waiting long; appends to `caught_up` the
+  // partitions that reached their end (they are stopped).
+  virtual Status Poll(size_t max, std::vector<ChangelogRecord>& out, std::vector<int32_t>& caught_up) = 0;
+};
 
 }  // namespace learnflow

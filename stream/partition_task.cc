@@ -24,9 +24,11 @@ Status PartitionTask::Load(const StateStore& store) {
   bool found = false;
   LF_RETURN_IF_ERROR(store.Get(Family::kMeta, key, value, found));
   if (found) {
-    if (value.size() != 16) return InternalError("corrupt position of partition " + std::to_string(partition_));
+    if (value.size() != 24) return InternalError("corrupt position of partition " + std::to_string(partition_));
     next_offset_ = static_cast<int64_t>(ReadBigEndian64(value));
     max_event_time_ = SignedFromOrdered(ReadBigEndian64(std::string_view(value).substr(8)));
+    changelog_next_ = static_cast<int64_t>(ReadBigEndian64(std::string_view(value).substr(16)));
+    logged_offset_ = next_offset_;
   }
   std::string begin, end;
   AppendPartitionPrefix(begin, partition_);
@@ -35,6 +37,7 @@ Status PartitionTask::Load(const StateStore& store) {
   LF_RETURN_IF_ERROR(store.Scan(Family::kWindows, begin, end,
                                 [&](std::string_view k, std::string_view v) {
                                   Entry entry;
+                                  entry.logged = true;  // checkpoints follow changelog writes
                                   decode_status = op_.DecodeState(v, entry.state);
                                   if (!decode_status.ok()) return false;
                                   windows_.emplace(std::string(k.substr(4)), std::move(entry));
@@ -64,6 +67,7 @@ PartitionTask::Outcome PartitionTask::Process(const CanonicalEvent& event) {
   if (it == windows_.end()) it = windows_.emplace(key_scratch_, Entry{}).first;
   if (!op_.Add(event, it->second.state)) return Outcome::kDuplicate;
   it->second.dirty = true;
+  it->second.unlogged_change = true;
   return Outcome::kCounted;
 }
 
@@ -81,6 +85,7 @@ StatusOr<size_t> PartitionTask::EmitFinal(const EmitFn& emit) {
     const TimeWindow window{parts.window_end - op_.windows().size_ms(), parts.window_end};
     op_.AppendRecord(parts.key1, parts.key2, window, it->second.state, value_scratch_);
     LF_RETURN_IF_ERROR(emit(parts.key1, value_scratch_));
+    if (it->second.logged) tombstones_.push_back(it->first);
     it = windows_.erase(it);
     ++emitted;
   }
@@ -88,7 +93,88 @@ StatusOr<size_t> PartitionTask::EmitFinal(const EmitFn& emit) {
   return emitted;
 }
 
-void PartitionTask::Checkpoint(StateBatch& batch) {
+StatusOr<bool> PartitionTask::WriteChangelog(const ChangelogFn& send) {
+  bool changed = !tombstones_.empty() || next_offset_ != logged_offset_;
+  for (const std::string& local_key : tombstones_) {
+    key_scratch_.assign(1, 'W');
+    key_scratch_ += local_key;
+    LF_RETURN_IF_ERROR(send(key_scratch_, nullptr));
+  }
+  tombstones_.clear();
+  for (auto& [local_key, entry] : windows_) {
+    if (!entry.unlogged_change) continue;
+    key_scratch_.assign(1, 'W');
+    key_scratch_ += local_key;
+    value_scratch_.clear();
+    op_.EncodeState(entry.state, value_scratch_);
+    const std::string_view value(value_scratch_);
+    LF_RETURN_IF_ERROR(send(key_scratch_, &value));
+    entry.unlogged_change = false;
+    entry.logged = true;
+    changed = true;
+  }
+  if (!changed) return false;
+  value_scratch_.clear();
+  AppendBigEndian64(value_scratch_, static_cast<uint64_t>(next_offset_));
+  AppendBigEndian64(value_scratch_, OrderedFromSigned(max_event_time_));
+  const std::string_view position(value_scratch_);
+  LF_RETURN_IF_ERROR(send("P", &position));
+  logged_offset_ = next_offset_;
+  return true;
+}
+
+Status PartitionTask::ApplyChangelog(int64_t offset, std::string_view key, const std::string_view* value) {
+  const auto corrupt = [&] {
+    return InternalError("corrupt changelog record at offset " + std::to_string(offset) +
+                         " of partition " + std::to_string(partition_));
+  };
+  if (key == "P") {
+    if (value == nullptr || value->size() != 16) return corrupt();
+    for (PendingRecord& record : pending_) {
+      if (record.tombstone) {
+        auto it = windows_.find(std::string_view(record.key));
+        if (it != windows_.end()) windows_.erase(it);
+        continue;
+      }
+      Entry entry;
+      LF_RETURN_IF_ERROR(op_.DecodeState(record.value, entry.state));
+      entry.logged = true;
+      entry.dirty = true;
+      windows_.insert_or_assign(std::move(record.key), std::move(entry));
+    }
+    pending_.clear();
+    next_offset_ = static_cast<int64_t>(ReadBigEndian64(*value));
+    max_event_time_ = SignedFromOrdered(ReadBigEndian64(value->substr(8)));
+    logged_offset_ = next_offset_;
+    changelog_next_ = offset + 1;
+    full_rewrite_ = true;
+    return Status::Ok();
+  }
+  if (key.empty() || key[0] != 'W') return corrupt();
+  WindowKeyParts parts;
+  if (!ParseLocalWindowKey(key.substr(1), parts)) return corrupt();
+  PendingRecord& record = pending_.emplace_back();
+  record.key.assign(key.substr(1));
+  record.tombstone = value == nullptr;
+  if (value != nullptr) record.value.assign(*value);
+  return Status::Ok();
+}
+
+void PartitionTask::FinishRestore() { pending_.clear(); }
+
+void PartitionTask::Checkpoint(StateBatch& batch, int64_t changelog_next) {
+  if (changelog_next >= 0) changelog_next_ = changelog_next;
+  if (full_rewrite_) {
+    // After a restore the memory holds the partition's whole state: replace what is on disk.
+    key_scratch_.clear();
+    AppendPartitionPrefix(key_scratch_, partition_);
+    value_scratch_.clear();
+    AppendPartitionPrefix(value_scratch_, partition_ + 1);
+    batch.DeleteRange(Family::kWindows, key_scratch_, value_scratch_);
+    for (auto& [local_key, entry] : windows_) entry.dirty = true;
+    full_rewrite_ = false;
+    stored_dropped_bound_ = dropped_end_bound_;
+  }
   if (dropped_end_bound_ > stored_dropped_bound_) {
     key_scratch_.clear();
     value_scratch_.clear();
@@ -118,6 +204,7 @@ void PartitionTask::Checkpoint(StateBatch& batch) {
     value_scratch_.clear();
     AppendBigEndian64(value_scratch_, static_cast<uint64_t>(next_offset_));
     AppendBigEndian64(value_scratch_, OrderedFromSigned(max_event_time_));
+    AppendBigEndian64(value_scratch_, static_cast<uint64_t>(changelog_next_));
     batch.Put(Family::kMeta, key_scratch_, value_scratch_);
   }
 }

@@ -141,5 +141,66 @@ TEST_F(PartitionTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
   EXPECT_NE(out[0].value.find(R"("events":2})"), std::string::npos) << out[0].value;
 }
 
+
+TEST_F(PartitionTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort) {
+  struct LogRecord {
+    std::string key;
+    std::string value;
+    bool tombstone;
+  };
+  std::vector<LogRecord> log;
+  const PartitionTask::ChangelogFn append = [&](std::string_view key, const std::string_view* value) {
+    log.push_back({std::string(key), value ? std::string(*value) : std::string(), value == nullptr});
+    return Status::Ok();
+  };
+  PartitionTask original(0, op_, options_);
+  original.Process(Event("a", "l1", 10 * kMinute));
+  original.Process(Event("b", "l2", 20 * kMinute));
+  original.Consumed(1);
+  StatusOr<bool> wrote = original.WriteChangelog(append);
+  ASSERT_OK(wrote.status());
+  EXPECT_TRUE(*wrote);
+  StatusOr<bool> again = original.WriteChangelog(append);
+  ASSERT_OK(again.status());
+  EXPECT_FALSE(*again) << "nothing changed since the last commit";
+  // Second commit: l1's window closes (tombstone), a new window opens.
+  original.Process(Event("c", "l1", kHour + 10 * kMinute));
+  original.Consumed(2);
+  EXPECT_EQ(Drain(original).size(), 2u);
+  ASSERT_OK(original.WriteChangelog(append).status());
+  const size_t complete = log.size();
+  // A third commit cut short by a crash: its window record made it, its 'P' did not.
+  original.Process(Event("d", "l3", kHour + 11 * kMinute));
+  original.Consumed(3);
+  ASSERT_OK(original.WriteChangelog(append).status());
+  log.pop_back();
+  ASSERT_EQ(log[complete - 1].key, "P");
+
+  PartitionTask restored(0, op_, options_);
+  for (size_t i = 0; i < log.size(); ++i) {
+    const std::string_view value(log[i].value);
+    ASSERT_OK(restored.ApplyChangelog(static_cast<int64_t>(i), log[i].key,
+                                      log[i].tombstone ? nullptr : &value));
+  }
+  restored.FinishRestore();
+  EXPECT_EQ(restored.next_offset(), 3) << "the position of the last complete commit (after offset 2)";
+  EXPECT_EQ(restored.changelog_next(), static_cast<int64_t>(complete));
+  EXPECT_EQ(restored.open_windows(), 1u);
+  EXPECT_EQ(restored.watermark(), kHour + 9 * kMinute);
+  // Replaying the input after that position gives what the original gives.
+  for (PartitionTask* task : {&original, &restored}) {
+    if (task == &restored) task->Process(Event("d", "l3", kHour + 11 * kMinute));
+    task->Process(Event("z", "l9", 5 * kHour));
+  }
+  EXPECT_EQ(Drain(restored), Drain(original));
+}
+
+TEST_F(PartitionTaskTest, CorruptChangelogRecordIsAnError) {
+  PartitionTask task(0, op_, options_);
+  const std::string_view short_position("12345");
+  EXPECT_FALSE(task.ApplyChangelog(0, "P", &short_position).ok());
+  EXPECT_FALSE(task.ApplyChangelog(1, "X-unknown", nullptr).ok());
+}
+
 }  // namespace
 }  // namespace learnflow

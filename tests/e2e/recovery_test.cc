@@ -1,7 +1,10 @@
-// Crash recovery of the real `learnflow run` process: SIGKILL at injected points (mid-batch,
-// after the output flush, after the state write) and restart on the same state directory, over
-// and over; the learner windows on the output topic must be exactly those of an uninterrupted
-// run (set equality: at-least-once may repeat a record, byte-identical).
+// Recovery of real `learnflow run` processes, compared with an uninterrupted in-process run of
+// the same input (set equality of the learner windows: at-least-once may repeat a record, but
+// only byte-identically):
+//  - SIGKILL at injected points (mid-batch, after the output flush, after the state write) and
+//    restart on the same state directory, over and over;
+//  - two instances in one group, one killed mid-stream: the survivor restores the partitions it
+//    takes over from the changelog; then a third joins and partitions move again.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,16 +36,20 @@ Records AsSet(const std::vector<testing::ConsumedRecord>& records) {
   return out;
 }
 
-class CrashTest : public ::testing::Test {
+class RecoveryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     StatusOr<std::unique_ptr<EmbeddedBroker>> broker = EmbeddedBroker::Start(1);
     ASSERT_OK(broker.status());
     broker_ = std::move(*broker);
     ASSERT_OK(broker_->CreateTopic(kInput, 6));
-    for (const char* topic : {"ref.signals", "ref.dead", "crash.signals", "crash.dead"}) {
-      ASSERT_OK(broker_->CreateTopic(topic, 3));
+    for (const char* group : {"crash", "scale"}) {
+      ASSERT_OK(broker_->CreateTopic(ChangelogTopic(group), 6));
+      ASSERT_OK(broker_->CreateTopic(std::string(group) + ".signals", 3));
+      ASSERT_OK(broker_->CreateTopic(std::string(group) + ".dead", 3));
     }
+    ASSERT_OK(broker_->CreateTopic("ref.signals", 3));
+    ASSERT_OK(broker_->CreateTopic("ref.dead", 3));
     SimulatorOptions options;
     options.learners = 300;
     options.events = kEvents;
@@ -94,27 +101,50 @@ class CrashTest : public ::testing::Test {
     return out.ok() ? AsSet(*out) : Records{};
   }
 
-  std::string WriteConfig(const std::string& dir) {
+  // A config for group `group` (topics "<group>.signals", "<group>.dead") with its state in
+  // `dir`/state.
+  std::string WriteConfig(const std::string& dir, const std::string& group) {
     const std::string path = dir + "/learnflow.yaml";
     std::ofstream f(path);
     f << "kafka:\n  bootstrap_servers: \"" << broker_->bootstrap_servers() << "\"\n"
-      << "  group_id: crash\n  properties:\n    session.timeout.ms: 6000\n"
+      << "  group_id: " << group << "\n  properties:\n    session.timeout.ms: 6000\n"
       << "    heartbeat.interval.ms: 500\n    fetch.wait.max.ms: 10\n"
-      << "topics:\n  learner_signals: crash.signals\n  dead_letter: crash.dead\n"
+      << "topics:\n  learner_signals: " << group << ".signals\n  dead_letter: " << group << ".dead\n"
       << "processing:\n  commit_interval_ms: 100\n  max_poll_records: 200\n"
       << "state:\n  dir: \"" << dir << "/state\"\n  memory_mb: 32\n";
     return path;
   }
 
+  // Reads `topic` until it holds every reference record (or two minutes pass).
+  Records AwaitSuperset(const std::string& topic, const Records& reference) {
+    Records got;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!std::includes(got.begin(), got.end(), reference.begin(), reference.end()) &&
+           std::chrono::steady_clock::now() < deadline) {
+      StatusOr<std::vector<testing::ConsumedRecord>> out =
+          testing::ReadTopic(broker_->bootstrap_servers(), topic, reference.size(), 120000);
+      if (out.ok()) got = AsSet(*out);
+    }
+    return got;
+  }
+
+  static void ExpectCleanExit(testing::ChildProcess& child, const std::string& log) {
+    child.Signal(SIGTERM);
+    int status = 0;
+    ASSERT_TRUE(child.Wait(60000, status)) << testing::ReadFileOrEmpty(log);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "exit status " << status << "\n" << testing::ReadFileOrEmpty(log);
+  }
+
   std::unique_ptr<EmbeddedBroker> broker_;
 };
 
-TEST_F(CrashTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResult) {
+TEST_F(RecoveryTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResult) {
   const Records reference = ReferenceRun();
   ASSERT_FALSE(reference.empty());
 
   testing::TempDir dir;
-  const std::string config = WriteConfig(dir.path());
+  const std::string config = WriteConfig(dir.path(), "crash");
   const std::string log = dir.path() + "/engine.log";
   const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config", config};
   // Each run dies at its point; the next resumes from what the previous one checkpointed.
@@ -131,18 +161,8 @@ TEST_F(CrashTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResult)
 
   // A last, uninterrupted run finishes the input; stop it once every reference record is out.
   testing::ChildProcess last(argv, {}, log);
-  Records got;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (!std::includes(got.begin(), got.end(), reference.begin(), reference.end()) &&
-         std::chrono::steady_clock::now() < deadline) {
-    StatusOr<std::vector<testing::ConsumedRecord>> out =
-        testing::ReadTopic(broker_->bootstrap_servers(), "crash.signals", reference.size(), 120000);
-    if (out.ok()) got = AsSet(*out);
-  }
-  last.Signal(SIGTERM);
-  int status = 0;
-  ASSERT_TRUE(last.Wait(60000, status)) << testing::ReadFileOrEmpty(log);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << testing::ReadFileOrEmpty(log);
+  Records got = AwaitSuperset("crash.signals", reference);
+  ExpectCleanExit(last, log);
 
   StatusOr<std::vector<testing::ConsumedRecord>> out =
       testing::ReadTopic(broker_->bootstrap_servers(), "crash.signals", reference.size());
@@ -151,6 +171,46 @@ TEST_F(CrashTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResult)
   EXPECT_EQ(got.size(), reference.size());
   EXPECT_TRUE(got == reference) << "records differ from the uninterrupted run";
   std::cout << "reference records: " << reference.size() << ", crash-run records (with repeats): "
+            << out->size() << "\n";
+}
+
+TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
+  const Records reference = ReferenceRun();
+  ASSERT_FALSE(reference.empty());
+
+  // Three instances of group "scale", each with its own state directory.
+  testing::TempDir dir_a, dir_b, dir_c;
+  auto args = [&](testing::TempDir& dir) {
+    return std::vector<std::string>{testing::LearnflowBinary(), "run", "--config",
+                                    WriteConfig(dir.path(), "scale")};
+  };
+  const std::string log_a = dir_a.path() + "/engine.log";
+  const std::string log_b = dir_b.path() + "/engine.log";
+  const std::string log_c = dir_c.path() + "/engine.log";
+  // A dies by SIGKILL after 3000 messages; B takes its partitions over and restores them.
+  testing::ChildProcess a(args(dir_a), {"LEARNFLOW_TEST_CRASH_AT=mid_batch:3000"}, log_a);
+  testing::ChildProcess b(args(dir_b), {}, log_b);
+  int status = 0;
+  ASSERT_TRUE(a.Wait(120000, status)) << testing::ReadFileOrEmpty(log_a);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << testing::ReadFileOrEmpty(log_a);
+  // C joins: partitions move from B to C, again through the changelog.
+  testing::ChildProcess c(args(dir_c), {}, log_c);
+
+  Records got = AwaitSuperset("scale.signals", reference);
+  ExpectCleanExit(b, log_b);
+  ExpectCleanExit(c, log_c);
+
+  StatusOr<std::vector<testing::ConsumedRecord>> out =
+      testing::ReadTopic(broker_->bootstrap_servers(), "scale.signals", reference.size());
+  ASSERT_OK(out.status());
+  got = AsSet(*out);
+  EXPECT_TRUE(got == reference) << "records differ from the uninterrupted run ("
+                                << got.size() << " distinct vs " << reference.size() << ")\nB:\n"
+                                << testing::ReadFileOrEmpty(log_b) << "\nC:\n"
+                                << testing::ReadFileOrEmpty(log_c);
+  const std::string logs = testing::ReadFileOrEmpty(log_b) + testing::ReadFileOrEmpty(log_c);
+  EXPECT_NE(logs.find("restored"), std::string::npos) << "no partition was restored";
+  std::cout << "reference records: " << reference.size() << ", scale-run records (with repeats): "
             << out->size() << "\n";
 }
 
