@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "core/decoded.h"
+#include "core/histogram.h"
 
 namespace learnflow {
 
@@ -25,6 +26,15 @@ struct EngineCounters {
   std::atomic<uint64_t> rebalances{0};
   std::atomic<int64_t> assigned_partitions{0};
   std::atomic<int64_t> min_watermark_ms{0};  // over assigned partitions with data
+
+  // Seconds to process one non-empty poll batch (decode, state updates, emitting final windows).
+  Histogram processing_latency{kProcessingLatencyBuckets};
+  // Seconds of one commit cycle (sink flush, state write, group commit).
+  Histogram commit_duration{kCommitDurationBuckets};
+  // False while the Kafka client reports every broker down; readiness is not-ready meanwhile.
+  std::atomic<bool> broker_reachable{true};
+  // True while partition state is being restored (from RocksDB or a changelog); not-ready.
+  std::atomic<bool> restoring{false};
 
   uint64_t Invalid(RejectReason reason) const {
     return invalid[static_cast<size_t>(reason)].load(std::memory_order_relaxed);
