@@ -40,6 +40,7 @@ struct DemoArgs {
   uint64_t seed = 42;
   int partitions = 6;
   std::string state_dir;  // empty: a fresh temporary directory, removed at exit
+  std::string http_listen = "127.0.0.1:8080";
 };
 int DemoCommand(const DemoArgs& args);
 

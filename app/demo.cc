@@ -121,6 +121,7 @@ int DemoCommand(const DemoArgs& args) {
   ConfigSources sources;
   sources.sets = {"kafka.bootstrap_servers=" + (*broker)->bootstrap_servers(),
                   "kafka.group_id=learnflow-demo", "state.dir=" + state_dir,
+                  "http.listen=" + args.http_listen,
                   // The embedded broker's group coordinator waits about session.timeout.ms per
                   // rebalance round: keep it short so the demo starts in seconds.
                   "kafka.properties.session.timeout.ms=6000",
@@ -150,11 +151,13 @@ int DemoCommand(const DemoArgs& args) {
       "  input:   %s (simulated learners: %lld, %.0f events/s, xAPI + Caliper + Moodle)\n"
       "  outputs: %s, %s\n"
       "  state:   %s\n"
+      "  metrics: http://%s/metrics   health: http://%s/healthz   ready: http://%s/readyz\n"
       "  look:    kcat -b %s -C -t %s -o beginning\n"
       "Ctrl-C to stop.\n",
       bootstrap.c_str(), config->topics.input.c_str(), static_cast<long long>(args.learners),
       args.rate, config->topics.learner_signals.c_str(), config->topics.dead_letter.c_str(),
-      state_dir.c_str(), bootstrap.c_str(), config->topics.learner_signals.c_str());
+      state_dir.c_str(), (*runner)->http_address().c_str(), (*runner)->http_address().c_str(),
+      (*runner)->http_address().c_str(), bootstrap.c_str(), config->topics.learner_signals.c_str());
   std::fflush(stdout);
 
   std::atomic<bool> engine_failed{false};

@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "connectors/decoders/event_decoder.h"
+#include "connectors/http_server.h"
 #include "connectors/kafka_client.h"
+#include "connectors/metrics.h"
 #include "state/state_store.h"
 #include "stream/engine.h"
 
@@ -17,6 +19,10 @@ class EngineRunner::Impl {
   std::unique_ptr<KafkaChangelogReader> changelog;
   std::unique_ptr<EventDecoder> decoder;
   std::unique_ptr<Engine> engine;
+  std::unique_ptr<MetricsRegistry> metrics;
+  std::unique_ptr<HttpServer> http;  // declared last: stopped before what it reads
+  std::atomic<bool> running{false};
+  std::atomic<bool> failed{false};
 };
 
 EngineRunner::EngineRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -58,16 +64,53 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);
   impl->engine = std::make_unique<Engine>(options, *impl->source, *impl->sink, *impl->decoder,
                                           *impl->store, SystemClock(), impl->changelog.get());
+  MetricsOptions metrics;
+  metrics.version = LEARNFLOW_VERSION;
+  metrics.input_topic = config.topics.input;
+  metrics.produced_topics = EngineProducedTopics(impl->engine->counters(), config.topics.learner_signals,
+                                                 config.topics.dead_letter);
+  metrics.state_bytes = [store = impl->store.get()] { return store->ApproximateBytes(); };
+  metrics.max_cohorts = config.metrics.max_cohorts;
+  metrics.min_cohort_size = config.signals.min_cohort_size;
+  impl->metrics = std::make_unique<MetricsRegistry>(impl->engine->counters(), std::move(metrics));
+
+  HttpServerOptions http;
+  http.listen = config.http.listen;
+  Impl* state = impl.get();
+  http.metrics = [state] { return state->metrics->Scrape(); };
+  http.liveness = [state] { return !state->failed.load(); };
+  http.readiness = [state]() -> Readiness {
+    if (!state->running.load()) return {false, state->failed.load() ? "engine failed" : "not running"};
+    if (std::optional<std::string> reason = EngineNotReadyReason(state->engine->counters())) {
+      return {false, *reason};
+    }
+    return {};
+  };
+  StatusOr<std::unique_ptr<HttpServer>> server = HttpServer::Start(std::move(http));
+  if (!server.ok()) {
+    return Status(server.status().code(), "http.listen: " + server.status().message());
+  }
+  impl->http = std::move(*server);
+
   spdlog::info("engine ready: {} -> {} (dead letters: {}), group {}, state in {}, changelog {}",
                options.input_topic, options.learner_signals_topic, options.dead_letter_topic,
                client.group_id, config.state.dir, changelog_topic);
+  spdlog::info("http: /metrics, /healthz, /readyz on {}", impl->http->address());
   return std::unique_ptr<EngineRunner>(new EngineRunner(std::move(impl)));
 }
 
 Status EngineRunner::Run(const std::atomic<bool>& stop) {
-  LF_RETURN_IF_ERROR(impl_->engine->Start());
-  return impl_->engine->Run(stop);
+  Status s = impl_->engine->Start();
+  if (s.ok()) {
+    impl_->running = true;
+    s = impl_->engine->Run(stop);
+    impl_->running = false;
+  }
+  if (!s.ok()) impl_->failed = true;
+  return s;
 }
+
+const std::string& EngineRunner::http_address() const { return impl_->http->address(); }
 
 const EngineCounters& EngineRunner::counters() const { return impl_->engine->counters(); }
 

@@ -1,4 +1,5 @@
-// EngineRunner: one engine wired from a Config — state store, Kafka source and sink, decoder.
+// EngineRunner: one engine wired from a Config — state store, Kafka source and sink, changelog
+// reader, decoder — plus its HTTP endpoint (/metrics, /healthz, /readyz on `http.listen`).
 // Used by `learnflow run` and `learnflow demo`.
 //
 // Lifecycle: Create() opens the state store and the Kafka clients (no network I/O yet); Run()
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <memory>
+#include <string>
 
 #include "app/config.h"
 #include "core/status.h"
@@ -23,6 +25,8 @@ class EngineRunner {
 
   Status Run(const std::atomic<bool>& stop);
   const EngineCounters& counters() const;
+  // The HTTP endpoint's bound address, e.g. "0.0.0.0:8080".
+  const std::string& http_address() const;
 
  private:
   class Impl;

@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   demo->add_option("--rate", demo_args.rate, "Events per second")->check(CLI::PositiveNumber);
   demo->add_option("--seed", demo_args.seed, "Simulator seed");
   demo->add_option("--partitions", demo_args.partitions, "Input partitions")->check(CLI::Range(1, 64));
+  demo->add_option("--http-listen", demo_args.http_listen,
+                   "HTTP endpoint (/metrics, /healthz, /readyz), host:port; port 0 picks one");
   demo->add_option("--state-dir", demo_args.state_dir,
                    "Keep engine state here (default: a temporary directory removed at exit)");
 

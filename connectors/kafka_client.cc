@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace learnflow {
@@ -188,12 +189,25 @@ class KafkaSource::Impl {
   Status callback_error;
   bool closed = false;
   bool ever_assigned = false;  // see ~Impl
+  std::atomic<bool> brokers_down{false};
 };
 
 namespace {
 void RebalanceCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
                        rd_kafka_topic_partition_list_t* partitions, void* opaque) {
-  static_cast<KafkaSource::Impl*>(opaque)->Rebalance(err, partitions);
+  auto* impl = static_cast<KafkaSource::Impl*>(opaque);
+  impl->brokers_down = false;
+  impl->Rebalance(err, partitions);
+}
+
+void ConsumerErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) static_cast<KafkaSource::Impl*>(opaque)->brokers_down = true;
+  ErrorCallback(rk, err, reason, opaque);
+}
+
+void CommitCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                    rd_kafka_topic_partition_list_t* /*offsets*/, void* opaque) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) static_cast<KafkaSource::Impl*>(opaque)->brokers_down = false;
 }
 }  // namespace
 
@@ -218,7 +232,8 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaClientOpti
   impl->topic = std::move(topic);
   rd_kafka_conf_set_opaque(conf.get(), impl.get());
   rd_kafka_conf_set_rebalance_cb(conf.get(), RebalanceCallback);
-  rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
+  rd_kafka_conf_set_error_cb(conf.get(), ConsumerErrorCallback);
+  rd_kafka_conf_set_offset_commit_cb(conf.get(), CommitCallback);
   rd_kafka_conf_set_log_cb(conf.get(), LogCallback);
   char errstr[512];
   impl->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), errstr, sizeof(errstr));
@@ -262,6 +277,7 @@ Status KafkaSource::Poll(int timeout_ms, size_t max, std::vector<InputMessage>& 
       continue;
     }
     impl_->held.push_back(m);
+    impl_->brokers_down = false;
     InputMessage& message = out.emplace_back();
     message.partition = m->partition;
     message.offset = m->offset;
@@ -333,6 +349,8 @@ Status KafkaSource::Seek(int32_t partition, int64_t offset) {
   }
   return Status::Ok();
 }
+
+bool KafkaSource::BrokersReachable() const { return !impl_->brokers_down.load(); }
 
 Status KafkaSource::Close() {
   if (impl_->closed) return Status::Ok();

@@ -43,6 +43,7 @@ class KafkaSource final : public Source {
   Status Pause(std::span<const int32_t> partitions) override;
   Status Resume(std::span<const int32_t> partitions) override;
   Status Seek(int32_t partition, int64_t offset) override;
+  bool BrokersReachable() const override;
   Status Close() override;
 
   class Impl;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace learnflow {
 namespace {
@@ -66,6 +67,7 @@ Status Engine::OnAssigned(std::span<const int32_t> partitions, std::vector<Start
     tasks_[partition] = std::move(task);
   }
   counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
+  counters_.restoring.store(!restoring_.empty(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -230,9 +232,12 @@ Status Engine::Backpressure() {
 
 Status Engine::RunOnce() {
   LF_RETURN_IF_ERROR(Restore());
+  counters_.restoring.store(!restoring_.empty(), std::memory_order_relaxed);
   // While restoring, poll briefly so the restore keeps moving.
   const int timeout = restoring_.empty() ? options_.poll_timeout_ms : 0;
   LF_RETURN_IF_ERROR(source_.Poll(timeout, options_.max_poll_records, batch_));
+  counters_.broker_reachable.store(source_.BrokersReachable(), std::memory_order_relaxed);
+  const auto batch_started = std::chrono::steady_clock::now();
   for (const InputMessage& message : batch_) {
     auto it = tasks_.find(message.partition);
     // A message of a partition we no longer own cannot arrive: the source drops fetched data of
@@ -245,6 +250,10 @@ Status Engine::RunOnce() {
   }
   if (!sink_error_.ok()) return std::exchange(sink_error_, Status());
   LF_RETURN_IF_ERROR(EmitFinal());
+  if (!batch_.empty()) {
+    counters_.processing_latency.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_started).count());
+  }
   LF_RETURN_IF_ERROR(Backpressure());
   if (clock_.NowMs() - last_commit_ms_ >= options_.commit_interval_ms) {
     LF_RETURN_IF_ERROR(Commit());
@@ -253,6 +262,14 @@ Status Engine::RunOnce() {
 }
 
 Status Engine::Commit() {
+  const auto started = std::chrono::steady_clock::now();
+  Status s = CommitCycle();
+  counters_.commit_duration.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return s;
+}
+
+Status Engine::CommitCycle() {
   last_commit_ms_ = clock_.NowMs();
   wrote_changelog_.clear();
   if (changelog_ != nullptr) {

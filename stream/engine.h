@@ -87,6 +87,7 @@ class Engine final : public AssignmentListener {
   Status EmitFinal();
   Status Backpressure();
   Status Restore();
+  Status CommitCycle();
   bool restoring(int32_t partition) const { return restoring_.count(partition) > 0; }
   // Assigned partitions that are not restoring (the ones fetching normally).
   const std::vector<int32_t>& ActivePartitions();

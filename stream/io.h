@@ -74,6 +74,9 @@ class Source {
   virtual Status Seek(int32_t partition, int64_t offset) = 0;
   // Leaves the group cleanly (revocations are delivered to the listener).
   virtual Status Close() = 0;
+  // False from the moment the client reports every broker down until it hears from a broker
+  // again (a message, a rebalance or an acknowledged offset commit).
+  virtual bool BrokersReachable() const = 0;
 };
 
 struct Header {

@@ -11,21 +11,33 @@ cleanup() {
 }
 trap cleanup EXIT
 
-exec 3< <(exec "$learnflow" demo --learners 100 --rate 3000 2>"$work/err")
+exec 3< <(exec "$learnflow" demo --learners 100 --rate 3000 --http-listen 127.0.0.1:0 2>"$work/err")
 demo_pid=$!
 got_bootstrap=0
 got_signal=0
+metrics_url=""
 # Each read blocks until the demo prints a line (status lines come every 5 s); the 90 s bound only
 # turns a hang into a failure.
 while read -r -t 90 -u 3 line; do
   echo "demo: $line"
   case "$line" in
     *bootstrap.servers=127.0.0.1:*) got_bootstrap=1 ;;
+    *"metrics: http://"*) metrics_url="$(echo "$line" | sed -E 's|.*metrics: (http://[^ ]*/metrics).*|\1|')" ;;
     *"sample learner signal: {\"kind\":\"learner_window\""*) got_signal=1; break ;;
   esac
 done
 [ "$got_bootstrap" -eq 1 ] || { echo "demo printed no bootstrap servers"; cat "$work/err"; exit 1; }
 [ "$got_signal" -eq 1 ] || { echo "no learner signal arrived"; cat "$work/err"; exit 1; }
+
+# The demo serves its metrics: events consumed so far are counted there.
+[ -n "$metrics_url" ] || { echo "demo printed no metrics URL"; exit 1; }
+/usr/bin/python3 - "$metrics_url" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen(sys.argv[1], timeout=30).read().decode()
+consumed = [l for l in body.splitlines() if l.startswith("learnflow_events_consumed_total{")]
+assert consumed and float(consumed[0].split()[-1]) > 0, body[:2000]
+print("metrics:", consumed[0])
+PY
 
 kill -TERM "$demo_pid"
 status=0

@@ -111,7 +111,8 @@ class RecoveryTest : public ::testing::Test {
       << "    heartbeat.interval.ms: 500\n    fetch.wait.max.ms: 10\n"
       << "topics:\n  learner_signals: " << group << ".signals\n  dead_letter: " << group << ".dead\n"
       << "processing:\n  commit_interval_ms: 100\n  max_poll_records: 200\n"
-      << "state:\n  dir: \"" << dir << "/state\"\n  memory_mb: 32\n";
+      << "state:\n  dir: \"" << dir << "/state\"\n  memory_mb: 32\n"
+      << "http:\n  listen: \"127.0.0.1:0\"\n";  // several instances on one machine
     return path;
   }
 
