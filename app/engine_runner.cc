@@ -1,11 +1,16 @@
 #include "app/engine_runner.h"
 
+#include <fmt/core.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "connectors/decoders/event_decoder.h"
 #include "connectors/http_server.h"
 #include "connectors/kafka_client.h"
 #include "connectors/metrics.h"
+#include "operators/learner_window.h"
 #include "state/state_store.h"
 #include "stream/engine.h"
 
@@ -38,7 +43,22 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   client.group_id = config.kafka.group_id;
   client.properties = config.kafka.properties;
   LF_ASSIGN_OR_RETURN(impl->source, KafkaSource::Create(client, config.topics.input));
-  LF_ASSIGN_OR_RETURN(impl->sink, KafkaSink::Create(client));
+  if (config.processing.guarantee == Guarantee::kExactlyOnce) {
+    // One transactional producer per instance. The id is stable across restarts of the same
+    // instance (host and state directory), so a restart's init_transactions aborts the
+    // transaction a crash left open instead of letting it block read_committed readers until it
+    // times out; KIP-447 fences zombies through the consumer group's generation.
+    char host[256] = "host";
+    gethostname(host, sizeof(host) - 1);
+    std::error_code ec;
+    const std::string dir = std::filesystem::absolute(config.state.dir, ec).string();
+    const std::string transactional_id =
+        fmt::format("{}-{}-{:016x}", config.kafka.group_id, host, StableHash64(dir));
+    LF_ASSIGN_OR_RETURN(impl->sink, KafkaSink::CreateTransactional(client, transactional_id,
+                                                                   *impl->source, config.topics.input));
+  } else {
+    LF_ASSIGN_OR_RETURN(impl->sink, KafkaSink::Create(client));
+  }
   impl->decoder = std::make_unique<EventDecoder>(config.decoder_options());
 
   // State moves with its partitions through the changelog (one partition per input partition).
@@ -92,8 +112,8 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   }
   impl->http = std::move(*server);
 
-  spdlog::info("engine ready: {} -> {} (dead letters: {}), group {}, state in {}, changelog {}",
-               options.input_topic, options.learner_signals_topic, options.dead_letter_topic,
+  spdlog::info("engine ready ({}): {} -> {} (dead letters: {}), group {}, state in {}, changelog {}",
+               GuaranteeName(config.processing.guarantee), options.input_topic, options.learner_signals_topic, options.dead_letter_topic,
                client.group_id, config.state.dir, changelog_topic);
   spdlog::info("http: /metrics, /healthz, /readyz on {}", impl->http->address());
   return std::unique_ptr<EngineRunner>(new EngineRunner(std::move(impl)));

@@ -332,24 +332,6 @@ Status KafkaSource::Resume(std::span<const int32_t> partitions) {
   return Status::Ok();
 }
 
-Status KafkaSource::Seek(int32_t partition, int64_t offset) {
-  PartitionListPtr list = ListOf(impl_->topic, std::span<const int32_t>(&partition, 1));
-  list->elems[0].offset = offset;
-  rd_kafka_error_t* error = rd_kafka_seek_partitions(impl_->rk, list.get(), /*timeout_ms=*/0);
-  if (error != nullptr) {
-    Status s = InternalError("seek " + impl_->topic + "-" + std::to_string(partition) + " to " +
-                             std::to_string(offset) + ": " + rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    return s;
-  }
-  // With no timeout the seek is asynchronous: "in progress" is its success.
-  const rd_kafka_resp_err_t err = list->elems[0].err;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__IN_PROGRESS) {
-    return KafkaError("seek " + impl_->topic + "-" + std::to_string(partition), err);
-  }
-  return Status::Ok();
-}
-
 bool KafkaSource::BrokersReachable() const { return !impl_->brokers_down.load(); }
 
 Status KafkaSource::Close() {
@@ -408,9 +390,32 @@ class KafkaSink::Impl {
     topic->last_offset[p] = std::max(topic->last_offset[p], m->offset);
   }
 
+  // Starts a transaction if the producer is transactional and none is open.
+  Status EnsureTransaction() {
+    if (source == nullptr || in_transaction) return Status::Ok();
+    rd_kafka_error_t* error = rd_kafka_begin_transaction(rk);
+    if (error != nullptr) return TakeError("begin transaction", error);
+    in_transaction = true;
+    return Status::Ok();
+  }
+
+  static Status TakeError(std::string_view what, rd_kafka_error_t* error) {
+    const bool abort = rd_kafka_error_txn_requires_abort(error);
+    const bool retriable = rd_kafka_error_is_retriable(error);
+    std::string message = std::string(what) + ": " + rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    if (abort) return AbortedError(std::move(message));
+    if (retriable) return UnavailableError(std::move(message));
+    return InternalError(std::move(message));
+  }
+
   rd_kafka_t* rk = nullptr;
   std::map<std::string, Topic, std::less<>> topics;
   Status delivery_error;
+  // Exactly-once: the consumer whose positions go into each transaction; null otherwise.
+  const KafkaSource::Impl* source = nullptr;
+  std::string input_topic;
+  bool in_transaction = false;
 };
 
 namespace {
@@ -448,6 +453,7 @@ StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaClientOptions&
 
 Status KafkaSink::Send(std::string_view topic_name, std::string_view key, std::string_view value,
                        std::span<const Header> headers) {
+  LF_RETURN_IF_ERROR(impl_->EnsureTransaction());
   Impl::Topic* topic = impl_->GetTopic(topic_name);
   if (topic == nullptr) return InvalidArgumentError("invalid topic name " + std::string(topic_name));
   for (int attempt = 0;; ++attempt) {
@@ -475,6 +481,7 @@ Status KafkaSink::Send(std::string_view topic_name, std::string_view key, std::s
 
 Status KafkaSink::SendTo(std::string_view topic_name, int32_t partition, std::string_view key,
                         const std::string_view* value) {
+  LF_RETURN_IF_ERROR(impl_->EnsureTransaction());
   Impl::Topic* topic = impl_->GetTopic(topic_name);
   if (topic == nullptr) return InvalidArgumentError("invalid topic name " + std::string(topic_name));
   // A null payload is a tombstone.
@@ -502,6 +509,66 @@ int64_t KafkaSink::LastDeliveredOffset(std::string_view topic, int32_t partition
 }
 
 void KafkaSink::Poll() { rd_kafka_poll(impl_->rk, 0); }
+
+bool KafkaSink::transactional() const { return impl_->source != nullptr; }
+
+StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::CreateTransactional(const KafkaClientOptions& options,
+                                                                    const std::string& transactional_id,
+                                                                    const KafkaSource& source,
+                                                                    std::string input_topic,
+                                                                    int timeout_ms) {
+  KafkaClientOptions with_id = options;
+  with_id.properties.emplace("transactional.id", transactional_id);  // a user-set id wins
+  // A transaction left open by a crashed instance with another id blocks read_committed readers
+  // until it times out: keep that short (Kafka Streams uses 10 s for exactly-once too).
+  with_id.properties.emplace("transaction.timeout.ms", "10000");
+  LF_ASSIGN_OR_RETURN(std::unique_ptr<KafkaSink> sink, Create(with_id));
+  rd_kafka_error_t* error = rd_kafka_init_transactions(sink->impl_->rk, timeout_ms);
+  if (error != nullptr) return Impl::TakeError("init transactions", error);
+  sink->impl_->source = source.impl_.get();
+  sink->impl_->input_topic = std::move(input_topic);
+  return sink;
+}
+
+Status KafkaSink::CommitTransaction(std::span<const PartitionOffset> input_offsets, int timeout_ms) {
+  if (impl_->source == nullptr) return InternalError("CommitTransaction on a non-transactional sink");
+  if (!impl_->in_transaction && input_offsets.empty()) return Status::Ok();
+  LF_RETURN_IF_ERROR(impl_->EnsureTransaction());
+  rd_kafka_error_t* error = nullptr;
+  if (!input_offsets.empty()) {
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(input_offsets.size())));
+    for (const PartitionOffset& po : input_offsets) {
+      rd_kafka_topic_partition_list_add(list.get(), impl_->input_topic.c_str(), po.partition)->offset =
+          po.next_offset;
+    }
+    rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(impl_->source->rk);
+    error = rd_kafka_send_offsets_to_transaction(impl_->rk, list.get(), group, timeout_ms);
+    rd_kafka_consumer_group_metadata_destroy(group);
+  }
+  // Retriable failures (a coordinator moving, a timeout) are retried a few times in place.
+  for (int attempt = 0; error == nullptr && attempt < 5; ++attempt) {
+    error = rd_kafka_commit_transaction(impl_->rk, timeout_ms);
+    if (error == nullptr) {
+      impl_->in_transaction = false;
+      if (!impl_->delivery_error.ok()) return std::exchange(impl_->delivery_error, Status());
+      return Status::Ok();
+    }
+    if (!rd_kafka_error_is_retriable(error)) break;
+    spdlog::warn("transaction commit: {}; retrying", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    error = nullptr;
+  }
+  Status status = Impl::TakeError("transaction commit", error);
+  if (status.code() == StatusCode::kAborted) {
+    rd_kafka_error_t* abort_error = rd_kafka_abort_transaction(impl_->rk, timeout_ms);
+    if (abort_error != nullptr) {
+      spdlog::error("transaction abort failed: {}", rd_kafka_error_string(abort_error));
+      rd_kafka_error_destroy(abort_error);
+    }
+    impl_->in_transaction = false;
+  }
+  return status;
+}
 
 Status KafkaSink::Flush(int timeout_ms) {
   const rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk, timeout_ms);

@@ -42,13 +42,13 @@ class KafkaSource final : public Source {
   Status Commit(std::span<const PartitionOffset> offsets) override;
   Status Pause(std::span<const int32_t> partitions) override;
   Status Resume(std::span<const int32_t> partitions) override;
-  Status Seek(int32_t partition, int64_t offset) override;
   bool BrokersReachable() const override;
   Status Close() override;
 
   class Impl;
 
  private:
+  friend class KafkaSink;  // exactly-once: the transaction carries this consumer's group metadata
   explicit KafkaSource(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
@@ -57,7 +57,18 @@ class KafkaSink final : public Sink {
  public:
   // Creates an idempotent producer (acks=all, murmur2 partitioner as the Java client uses).
   static StatusOr<std::unique_ptr<KafkaSink>> Create(const KafkaClientOptions& options);
+  // Creates a transactional producer (exactly-once) whose transactions carry the input positions
+  // of `source`'s consumer group (KIP-447 fencing through the group metadata). `source` must
+  // outlive the sink. Runs init_transactions (fences an older producer with the same id).
+  static StatusOr<std::unique_ptr<KafkaSink>> CreateTransactional(const KafkaClientOptions& options,
+                                                                  const std::string& transactional_id,
+                                                                  const KafkaSource& source,
+                                                                  std::string input_topic,
+                                                                  int timeout_ms = 60000);
   ~KafkaSink() override;
+
+  bool transactional() const override;
+  Status CommitTransaction(std::span<const PartitionOffset> input_offsets, int timeout_ms) override;
 
   Status Send(std::string_view topic, std::string_view key, std::string_view value,
               std::span<const Header> headers = {}) override;

@@ -4,8 +4,11 @@
 // n-th time the engine passes that point, the process kills itself with SIGKILL — no destructors,
 // no flush, exactly like `kill -9` at that instant. Points:
 //   mid_batch          after applying a message, before the rest of its batch
-//   after_flush        in the commit, outputs acknowledged, state not yet written
+//   after_flush        in the commit, outputs acknowledged (or the transaction committed), state
+//                      not yet written
 //   after_state_write  in the commit, state and offsets written, group commit not yet sent
+// The two commit points count only commits that carry work (input consumed since the previous
+// commit), so a count means the same thing however long the engine idled first.
 // Unset (production): every check is one relaxed load of a null pointer. Thread-safe.
 #pragma once
 

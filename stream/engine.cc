@@ -85,9 +85,8 @@ Status Engine::Restore() {
     if (it == tasks_.end() || restoring_.erase(partition) == 0) continue;
     PartitionTask& task = *it->second;
     task.FinishRestore();
-    if (task.next_offset() != kOffsetFromGroup) {
-      LF_RETURN_IF_ERROR(source_.Seek(partition, task.next_offset()));
-    }
+    // No seek: fetching starts at the local checkpoint or the group's committed offset, which are
+    // never ahead of the changelog; records below the restored position are skipped in RunOnce.
     if (!paused_) LF_RETURN_IF_ERROR(source_.Resume(std::span<const int32_t>(&partition, 1)));
     spdlog::info("partition {}-{} restored: {} open windows, resuming at {}", options_.input_topic,
                  partition, task.open_windows(),
@@ -243,8 +242,15 @@ Status Engine::RunOnce() {
     // A message of a partition we no longer own cannot arrive: the source drops fetched data of
     // revoked partitions. Treat it as a broken invariant.
     LF_CHECK(it != tasks_.end(), "message for unassigned partition " + std::to_string(message.partition));
-    // Fetched before the pause took effect: it is read again after the restore's seek.
-    if (restoring(message.partition)) continue;
+    if (restoring(message.partition)) {
+      // Fetching is paused before the first fetch of a restoring partition, so this is not
+      // expected; say so rather than drop it silently.
+      spdlog::error("message {}-{}@{} arrived while its partition restores; skipped", options_.input_topic,
+                    message.partition, message.offset);
+      continue;
+    }
+    // Already part of the state restored from the changelog.
+    if (message.offset < it->second->next_offset()) continue;
     ProcessMessage(message, *it->second);
     MaybeCrash(CrashPoint::kMidBatch);
   }
@@ -283,10 +289,24 @@ Status Engine::CommitCycle() {
       if (wrote) wrote_changelog_.push_back(partition);
     }
   }
-  LF_RETURN_IF_ERROR(sink_.Flush(options_.flush_timeout_ms));
-  MaybeCrash(CrashPoint::kAfterFlush);
-  state_batch_.Clear();
   offsets_.clear();
+  for (auto& [partition, task] : tasks_) {
+    if (!restoring(partition) && task->next_offset() != kOffsetFromGroup) {
+      offsets_.push_back(PartitionOffset{partition, task->next_offset()});
+    }
+  }
+  if (sink_.transactional()) {
+    // Outputs, changelog records and input positions become visible together, or not at all.
+    LF_RETURN_IF_ERROR(sink_.CommitTransaction(offsets_, options_.flush_timeout_ms));
+  } else {
+    LF_RETURN_IF_ERROR(sink_.Flush(options_.flush_timeout_ms));
+  }
+  // Crash points count only commits that carry work (input consumed since the last one).
+  const uint64_t consumed = counters_.consumed.load(std::memory_order_relaxed);
+  const bool busy = consumed != consumed_at_last_commit_;
+  consumed_at_last_commit_ = consumed;
+  if (busy) MaybeCrash(CrashPoint::kAfterFlush);
+  state_batch_.Clear();
   for (auto& [partition, task] : tasks_) {
     // A restoring task holds part of a replay: its local checkpoint stays as it was.
     if (restoring(partition)) continue;
@@ -295,14 +315,11 @@ Status Engine::CommitCycle() {
       changelog_next = sink_.LastDeliveredOffset(options_.changelog_topic, partition) + 1;
     }
     task->Checkpoint(state_batch_, changelog_next);
-    if (task->next_offset() != kOffsetFromGroup) {
-      offsets_.push_back(PartitionOffset{partition, task->next_offset()});
-    }
   }
   if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
-  MaybeCrash(CrashPoint::kAfterStateWrite);
+  if (busy) MaybeCrash(CrashPoint::kAfterStateWrite);
   Bump(counters_.commits);
-  if (!offsets_.empty()) {
+  if (!offsets_.empty() && !sink_.transactional()) {
     const Status s = source_.Commit(offsets_);
     // The checkpoint is in the store; a failed group commit only delays lag reporting.
     if (!s.ok()) spdlog::warn("consumer group commit failed (state is checkpointed): {}", s.ToString());

@@ -15,6 +15,10 @@
 // the input is moved to the restored position and resumed.
 // A crash anywhere replays from the last checkpoint; records re-emitted by the replay are
 // byte-identical to the ones already sent.
+// Exactly-once (a transactional sink): step 1 is a Kafka transaction commit that also carries the
+// input positions; step 3 is skipped. A crash after the transaction commit but before the local
+// checkpoint is repaired by the restore, which reads the committed changelog records (and their
+// position) on start-up, so nothing is emitted twice; a crash before it aborts the transaction.
 //
 // Lifecycle: construct, Start() (subscribes), then RunOnce() repeatedly or Run() until `stop`,
 // then Shutdown() (final commit, leave group). Threading: one thread calls everything, except
@@ -107,6 +111,7 @@ class Engine final : public AssignmentListener {
   Status sink_error_;  // first Send error inside processing; surfaced by RunOnce
   bool paused_ = false;
   TimestampMs last_commit_ms_ = 0;
+  uint64_t consumed_at_last_commit_ = 0;
 
   // Reused buffers (no allocation per message in steady state).
   std::vector<InputMessage> batch_;

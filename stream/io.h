@@ -70,8 +70,6 @@ class Source {
   // Stops / restarts fetching for assigned partitions (backpressure, restore).
   virtual Status Pause(std::span<const int32_t> partitions) = 0;
   virtual Status Resume(std::span<const int32_t> partitions) = 0;
-  // Moves the fetch position of an assigned partition (after a restore).
-  virtual Status Seek(int32_t partition, int64_t offset) = 0;
   // Leaves the group cleanly (revocations are delivered to the listener).
   virtual Status Close() = 0;
   // False from the moment the client reports every broker down until it hears from a broker
@@ -104,6 +102,16 @@ class Sink {
   // error since the last Flush (then the records since the last successful Flush may be lost and
   // the caller must not commit).
   virtual Status Flush(int timeout_ms) = 0;
+  // Exactly-once sinks only (transactional()): commits everything sent since the last commit
+  // together with `input_offsets` (the consumer group's positions) in one Kafka transaction.
+  // Aborted: the transaction was aborted and its records discarded; the caller must not
+  // checkpoint and has to restart from its last checkpoint.
+  virtual bool transactional() const { return false; }
+  virtual Status CommitTransaction(std::span<const PartitionOffset> input_offsets, int timeout_ms) {
+    (void)input_offsets;
+    (void)timeout_ms;
+    return InternalError("CommitTransaction on a non-transactional sink");
+  }
   // Records queued and not yet acknowledged.
   virtual size_t InFlight() const = 0;
   // Records acknowledged per topic so far (for metrics).

@@ -28,7 +28,7 @@ namespace {
 using Records = std::set<std::pair<std::string, std::string>>;
 
 constexpr char kInput[] = "learning.events";
-constexpr int kEvents = 12000;
+constexpr int kEvents = 24000;  // ~2.5 MB per input partition: within the embedded broker's limit
 
 Records AsSet(const std::vector<testing::ConsumedRecord>& records) {
   Records out;
@@ -43,7 +43,7 @@ class RecoveryTest : public ::testing::Test {
     ASSERT_OK(broker.status());
     broker_ = std::move(*broker);
     ASSERT_OK(broker_->CreateTopic(kInput, 6));
-    for (const char* group : {"crash", "scale"}) {
+    for (const char* group : {"crash", "scale", "eos"}) {
       ASSERT_OK(broker_->CreateTopic(ChangelogTopic(group), 6));
       ASSERT_OK(broker_->CreateTopic(std::string(group) + ".signals", 3));
       ASSERT_OK(broker_->CreateTopic(std::string(group) + ".dead", 3));
@@ -103,14 +103,17 @@ class RecoveryTest : public ::testing::Test {
 
   // A config for group `group` (topics "<group>.signals", "<group>.dead") with its state in
   // `dir`/state.
-  std::string WriteConfig(const std::string& dir, const std::string& group) {
+  std::string WriteConfig(const std::string& dir, const std::string& group,
+                          const std::string& guarantee = "at_least_once") {
     const std::string path = dir + "/learnflow.yaml";
     std::ofstream f(path);
     f << "kafka:\n  bootstrap_servers: \"" << broker_->bootstrap_servers() << "\"\n"
       << "  group_id: " << group << "\n  properties:\n    session.timeout.ms: 6000\n"
       << "    heartbeat.interval.ms: 500\n    fetch.wait.max.ms: 10\n"
       << "topics:\n  learner_signals: " << group << ".signals\n  dead_letter: " << group << ".dead\n"
-      << "processing:\n  commit_interval_ms: 100\n  max_poll_records: 200\n"
+      // Small batches and frequent commits: many commits (and crash points) within the input.
+      << "processing:\n  commit_interval_ms: 20\n  max_poll_records: 50\n"
+      << "  guarantee: " << guarantee << "\n"
       << "state:\n  dir: \"" << dir << "/state\"\n  memory_mb: 32\n"
       << "http:\n  listen: \"127.0.0.1:0\"\n";  // several instances on one machine
     return path;
@@ -127,6 +130,15 @@ class RecoveryTest : public ::testing::Test {
       if (out.ok()) got = AsSet(*out);
     }
     return got;
+  }
+
+  // The largest N of the log lines "restored: N open windows" (-1 if none).
+  static int MaxRestoredWindows(const std::string& log) {
+    int max = -1;
+    for (size_t pos = log.find("restored: "); pos != std::string::npos; pos = log.find("restored: ", pos + 1)) {
+      max = std::max(max, std::atoi(log.c_str() + pos + 10));
+    }
+    return max;
   }
 
   static void ExpectCleanExit(testing::ChildProcess& child, const std::string& log) {
@@ -149,9 +161,11 @@ TEST_F(RecoveryTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResu
   const std::string log = dir.path() + "/engine.log";
   const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config", config};
   // Each run dies at its point; the next resumes from what the previous one checkpointed.
-  const std::vector<std::string> crashes = {"mid_batch:700",         "after_flush:3",
-                                            "after_state_write:2",   "mid_batch:1500",
-                                            "after_flush:6",         "after_state_write:4"};
+  // Each run gets a few thousand records further (a busy commit covers ~20 ms of work), so every
+  // point is reached well before the input ends.
+  const std::vector<std::string> crashes = {"mid_batch:700",       "after_flush:1",
+                                            "after_state_write:1", "mid_batch:1500",
+                                            "after_flush:2",       "after_state_write:1"};
   for (const std::string& crash : crashes) {
     testing::ChildProcess child(argv, {"LEARNFLOW_TEST_CRASH_AT=" + crash}, log);
     int status = 0;
@@ -188,8 +202,8 @@ TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
   const std::string log_a = dir_a.path() + "/engine.log";
   const std::string log_b = dir_b.path() + "/engine.log";
   const std::string log_c = dir_c.path() + "/engine.log";
-  // A dies by SIGKILL after 3000 messages; B takes its partitions over and restores them.
-  testing::ChildProcess a(args(dir_a), {"LEARNFLOW_TEST_CRASH_AT=mid_batch:3000"}, log_a);
+  // A dies by SIGKILL after 4000 messages; B takes its partitions over and restores them.
+  testing::ChildProcess a(args(dir_a), {"LEARNFLOW_TEST_CRASH_AT=mid_batch:4000"}, log_a);
   testing::ChildProcess b(args(dir_b), {}, log_b);
   int status = 0;
   ASSERT_TRUE(a.Wait(120000, status)) << testing::ReadFileOrEmpty(log_a);
@@ -209,10 +223,46 @@ TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
                                 << got.size() << " distinct vs " << reference.size() << ")\nB:\n"
                                 << testing::ReadFileOrEmpty(log_b) << "\nC:\n"
                                 << testing::ReadFileOrEmpty(log_c);
+  // A's open windows came back from the changelog (reprocessing from scratch would also give
+  // exact results, so this checks that the restore really carried state).
   const std::string logs = testing::ReadFileOrEmpty(log_b) + testing::ReadFileOrEmpty(log_c);
-  EXPECT_NE(logs.find("restored"), std::string::npos) << "no partition was restored";
+  EXPECT_GT(MaxRestoredWindows(logs), 0) << "no partition was restored with its windows\n" << logs;
   std::cout << "reference records: " << reference.size() << ", scale-run records (with repeats): "
             << out->size() << "\n";
+}
+
+
+// Exactly-once mode: every commit is a Kafka transaction carrying outputs, changelog records and
+// input positions. A SIGKILL after the transaction commit but before the local checkpoint is
+// repaired by the restore on start-up, so no record appears twice. (The embedded broker shows
+// records of aborted transactions to read_committed readers, so crashes inside a transaction
+// cannot be checked for exactly-once here; see docs/architecture.md.)
+TEST_F(RecoveryTest, ExactlyOnceCrashesAfterTheTransactionCommitRepeatNothing) {
+  const Records reference = ReferenceRun();
+  ASSERT_FALSE(reference.empty());
+  testing::TempDir dir;
+  const std::string config = WriteConfig(dir.path(), "eos", "exactly_once");
+  const std::string log = dir.path() + "/engine.log";
+  const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config", config};
+  for (const std::string& crash : {"after_flush:1", "after_state_write:1", "after_flush:2"}) {
+    testing::ChildProcess child(argv, {"LEARNFLOW_TEST_CRASH_AT=" + std::string(crash)}, log);
+    int status = 0;
+    ASSERT_TRUE(child.Wait(120000, status)) << crash << " never reached\n" << testing::ReadFileOrEmpty(log);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << crash << ": exit status " << status << "\n" << testing::ReadFileOrEmpty(log);
+  }
+  testing::ChildProcess last(argv, {}, log);
+  AwaitSuperset("eos.signals", reference);
+  ExpectCleanExit(last, log);
+
+  StatusOr<std::vector<testing::ConsumedRecord>> out =
+      testing::ReadTopic(broker_->bootstrap_servers(), "eos.signals", reference.size());
+  ASSERT_OK(out.status());
+  EXPECT_EQ(out->size(), reference.size()) << "a record was emitted more than once";
+  EXPECT_TRUE(AsSet(*out) == reference);
+  const std::string engine_log = testing::ReadFileOrEmpty(log);
+  EXPECT_GT(MaxRestoredWindows(engine_log), 0) << "no restart restored windows from the changelog";
+  EXPECT_NE(engine_log.find("engine ready (exactly_once)"), std::string::npos);
 }
 
 }  // namespace
