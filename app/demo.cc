@@ -32,7 +32,7 @@ class TopicWatcher final : public AssignmentListener {
     starts.assign(partitions.size(), StartPosition{});
     return Status::Ok();
   }
-  Status OnRevoked(std::span<const int32_t>) override { return Status::Ok(); }
+  Status OnRevoked(std::span<const int32_t>, bool) override { return Status::Ok(); }
 
   void Run(Source& source, const std::atomic<bool>& stop) {
     std::vector<InputMessage> batch;

@@ -158,7 +158,7 @@ class KafkaSource::Impl {
         assign_err = rd_kafka_pause_partitions(rk, paused.get());
       }
     } else {
-      Status s = listener->OnRevoked(scratch_partitions);
+      Status s = listener->OnRevoked(scratch_partitions, rd_kafka_assignment_lost(rk) != 0);
       if (!s.ok()) RecordError(std::move(s));
       revoked.insert(revoked.end(), scratch_partitions.begin(), scratch_partitions.end());
       if (cooperative) {
@@ -435,6 +435,9 @@ StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaClientOptions&
       {"linger.ms", "5"},
       {"compression.type", "lz4"},
       {"partitioner", "murmur2_random"},
+      // Above the engine's backpressure bound (100,000 unacknowledged records), so the engine
+      // pauses consumption before a send ever finds the local queue full.
+      {"queue.buffering.max.messages", "500000"},
   };
   // Consumer-only properties given in kafka.properties would make the producer warn; they are
   // harmless, librdkafka ignores properties of the other client type.

@@ -83,7 +83,10 @@ Status LearnerWindowOperator::DecodeState(std::string_view in, LearnerWindowStat
   state.course_id.assign(in.substr(0, course_len));
   in.remove_prefix(course_len);
   uint64_t count = 0;
-  if (!GetU64(in, state.events) || !GetU64(in, count) || in.size() != count * 8) return corrupt();
+  if (!GetU64(in, state.events) || !GetU64(in, count) || count > in.size() / 8 ||
+      in.size() != count * 8) {
+    return corrupt();
+  }
   state.seen_event_ids.resize(count);
   for (uint64_t& id : state.seen_event_ids) GetU64(in, id);
   return Status::Ok();

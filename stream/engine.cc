@@ -104,16 +104,24 @@ const std::vector<int32_t>& Engine::ActivePartitions() {
   return active_;
 }
 
-Status Engine::OnRevoked(std::span<const int32_t> partitions) {
+Status Engine::OnRevoked(std::span<const int32_t> partitions, bool lost) {
   Bump(counters_.rebalances);
-  // Whatever was processed for these partitions is committed before they go.
-  LF_RETURN_IF_ERROR(Commit());
+  // Whatever was processed for these partitions is committed before they go, unless they are
+  // lost: another member may own them already, and writing now would interleave with it.
+  Status committed = lost ? Status::Ok() : Commit();
   for (const int32_t partition : partitions) {
-    if (restoring_.erase(partition) > 0) LF_RETURN_IF_ERROR(changelog_->Stop(partition));
+    if (restoring_.erase(partition) > 0) {
+      const Status stopped = changelog_->Stop(partition);
+      if (committed.ok() && !stopped.ok()) committed = stopped;
+    }
     tasks_.erase(partition);
-    spdlog::info("partition {}-{} revoked", options_.input_topic, partition);
+    spdlog::info("partition {}-{} {}", options_.input_topic, partition,
+                 lost ? "lost (uncommitted work discarded; its next owner restores it)" : "revoked");
   }
   counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
+  // A failed commit here is fatal: the partitions are gone, the restart resumes from the last
+  // checkpoint.
+  if (!committed.ok()) return AbortedError("commit before revocation failed: " + committed.message());
   return Status::Ok();
 }
 
@@ -166,7 +174,10 @@ void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
     DeadLetter(message, payload, reject.reason, envelope ? static_cast<int>(reject.index) : -1);
   }
   if (decoded_.skipped > 0) Bump(counters_.skipped, decoded_.skipped);
-  const TimestampMs future_limit = clock_.NowMs() + options_.max_future_ms;
+  // "The wall clock" is the record's own timestamp when it has one (set by the producer at
+  // ingestion): the same on every replay, so the decision is too.
+  const TimestampMs now = message.timestamp_ms > 0 ? message.timestamp_ms : clock_.NowMs();
+  const TimestampMs future_limit = now + options_.max_future_ms;
   for (size_t i = 0; i < decoded_.events.size(); ++i) {
     const CanonicalEvent& event = decoded_.events[i];
     const int index = envelope ? static_cast<int>(decoded_.event_indexes[i]) : -1;
@@ -189,6 +200,8 @@ void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
       case PartitionTask::Outcome::kLate:
         Bump(counters_.late);
         DeadLetter(message, message.payload, RejectReason::kLate, index);
+        break;
+      case PartitionTask::Outcome::kNotCounted:
         break;
     }
   }
@@ -254,7 +267,10 @@ Status Engine::RunOnce() {
     ProcessMessage(message, *it->second);
     MaybeCrash(CrashPoint::kMidBatch);
   }
-  if (!sink_error_.ok()) return std::exchange(sink_error_, Status());
+  if (!sink_error_.ok()) {
+    // The record is not queued but its input is marked consumed: never commit past it.
+    return AbortedError("send failed: " + std::exchange(sink_error_, Status()).message());
+  }
   LF_RETURN_IF_ERROR(EmitFinal());
   if (!batch_.empty()) {
     counters_.processing_latency.Observe(
@@ -299,7 +315,7 @@ Status Engine::CommitCycle() {
     // Outputs, changelog records and input positions become visible together, or not at all.
     LF_RETURN_IF_ERROR(sink_.CommitTransaction(offsets_, options_.flush_timeout_ms));
   } else {
-    LF_RETURN_IF_ERROR(sink_.Flush(options_.flush_timeout_ms));
+    LF_RETURN_IF_ERROR(FlushOutputs());
   }
   // Crash points count only commits that carry work (input consumed since the last one).
   const uint64_t consumed = counters_.consumed.load(std::memory_order_relaxed);
@@ -328,15 +344,23 @@ Status Engine::CommitCycle() {
 }
 
 Status Engine::Run(const std::atomic<bool>& stop) {
-  while (!stop.load(std::memory_order_relaxed)) {
-    Status s = RunOnce();
-    if (s.code() == StatusCode::kUnavailable) {
-      spdlog::warn("transient: {}; retrying", s.ToString());
-      continue;
-    }
-    if (!s.ok()) return s;
-  }
+  // Every error that reaches here is fatal: work may have been lost in memory, and the restart
+  // resumes from the last checkpoint. Broker outages do not end up here: librdkafka retries, and
+  // the commit waits for the flush (see FlushOutputs).
+  while (!stop.load(std::memory_order_relaxed)) LF_RETURN_IF_ERROR(RunOnce());
   return Shutdown();
+}
+
+Status Engine::FlushOutputs() {
+  // Unavailable means "not acknowledged yet" (brokers down): nothing is lost while the records
+  // stay queued, so keep waiting, with readiness reporting not-ready meanwhile. Delivery failures
+  // (records dropped after message.timeout.ms) are other codes and end the run.
+  while (true) {
+    Status s = sink_.Flush(options_.flush_timeout_ms);
+    if (s.code() != StatusCode::kUnavailable) return s;
+    counters_.broker_reachable.store(false, std::memory_order_relaxed);
+    spdlog::warn("waiting for the brokers to acknowledge outputs: {}", s.message());
+  }
 }
 
 Status Engine::Shutdown() {

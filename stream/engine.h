@@ -82,7 +82,7 @@ class Engine final : public AssignmentListener {
 
   // AssignmentListener
   Status OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) override;
-  Status OnRevoked(std::span<const int32_t> partitions) override;
+  Status OnRevoked(std::span<const int32_t> partitions, bool lost) override;
 
  private:
   void ProcessMessage(const InputMessage& message, PartitionTask& task);
@@ -92,6 +92,7 @@ class Engine final : public AssignmentListener {
   Status Backpressure();
   Status Restore();
   Status CommitCycle();
+  Status FlushOutputs();
   bool restoring(int32_t partition) const { return restoring_.count(partition) > 0; }
   // Assigned partitions that are not restoring (the ones fetching normally).
   const std::vector<int32_t>& ActivePartitions();

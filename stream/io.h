@@ -50,8 +50,11 @@ class AssignmentListener {
   // start each one.
   virtual Status OnAssigned(std::span<const int32_t> partitions,
                             std::vector<StartPosition>& starts) = 0;
-  // Called before `partitions` are given up; the listener commits their state first.
-  virtual Status OnRevoked(std::span<const int32_t> partitions) = 0;
+  // Called before `partitions` are given up. When `lost` is false the listener commits their
+  // state first; when true (session timed out, the group has already given them to another
+  // member) it must not write anything for them any more: their uncommitted work is discarded
+  // and their next owner restores the last commit.
+  virtual Status OnRevoked(std::span<const int32_t> partitions, bool lost) = 0;
 };
 
 class Source {

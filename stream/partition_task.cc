@@ -60,6 +60,8 @@ bool PartitionTask::IsLate(TimestampMs event_time) const {
 PartitionTask::Outcome PartitionTask::Process(const CanonicalEvent& event) {
   if (IsLate(event.event_time_ms)) return Outcome::kLate;
   if (event.event_time_ms > max_event_time_) max_event_time_ = event.event_time_ms;
+  // System events move event time but open no window of their own.
+  if (event.kind == EventKind::kSystem) return Outcome::kNotCounted;
   const TimeWindow window = op_.windows().WindowOf(event.event_time_ms);
   key_scratch_.clear();
   AppendLocalWindowKey(key_scratch_, window.end, event.learner_id, event.cohort_id);
@@ -89,7 +91,9 @@ StatusOr<size_t> PartitionTask::EmitFinal(const EmitFn& emit) {
     it = windows_.erase(it);
     ++emitted;
   }
-  if (bound > dropped_end_bound_) dropped_end_bound_ = bound;
+  // Range tombstones only at window boundaries (not every millisecond the watermark moves).
+  const TimestampMs aligned = FloorDiv(bound, op_.windows().size_ms()) * op_.windows().size_ms();
+  if (aligned > dropped_end_bound_) dropped_end_bound_ = aligned;
   return emitted;
 }
 
@@ -160,7 +164,33 @@ Status PartitionTask::ApplyChangelog(int64_t offset, std::string_view key, const
   return Status::Ok();
 }
 
-void PartitionTask::FinishRestore() { pending_.clear(); }
+void PartitionTask::FinishRestore() {
+  // Records after the last 'P' belong to a commit cut short. The next 'P' this task writes would
+  // apply them on a later restore, so this task's next commit overrides each of their keys with
+  // the state it really has: the window's value, or a tombstone.
+  for (PendingRecord& record : pending_) {
+    auto it = windows_.find(std::string_view(record.key));
+    if (it != windows_.end()) {
+      it->second.unlogged_change = true;
+      it->second.logged = true;
+    } else if (!record.tombstone) {
+      tombstones_.push_back(std::move(record.key));
+    }
+  }
+  pending_.clear();
+  // Windows the restored watermark has made final were emitted by the previous owner; one can be
+  // left over when a compacted changelog has dropped its tombstone.
+  const TimestampMs wm = watermark();
+  if (wm != kNoWatermark) {
+    const TimestampMs bound = op_.windows().FinalEndBound(wm);
+    WindowKeyParts parts;
+    for (auto it = windows_.begin(); it != windows_.end();) {
+      if (!ParseLocalWindowKey(it->first, parts) || parts.window_end > bound) break;
+      it = windows_.erase(it);
+      full_rewrite_ = true;
+    }
+  }
+}
 
 void PartitionTask::Checkpoint(StateBatch& batch, int64_t changelog_next) {
   if (changelog_next >= 0) changelog_next_ = changelog_next;

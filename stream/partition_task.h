@@ -47,7 +47,7 @@ class PartitionTask {
   // Restores windows, position and watermark from the store (nothing there: a fresh start).
   Status Load(const StateStore& store);
 
-  enum class Outcome { kCounted, kDuplicate, kLate };
+  enum class Outcome { kCounted, kDuplicate, kLate, kNotCounted };
   // Applies one valid event. REQUIRES: the event has a learner and a valid time.
   Outcome Process(const CanonicalEvent& event);
   // Whether an event at `event_time` would be late now.
@@ -69,7 +69,8 @@ class PartitionTask {
 
   // Restore: applies one changelog record (in log order). Corrupt records are errors.
   Status ApplyChangelog(int64_t offset, std::string_view key, const std::string_view* value);
-  // Restore reached the end of the changelog: drops an incomplete trailing commit. The next
+  // Restore reached the end of the changelog: an incomplete trailing commit is not applied, and
+  // the next WriteChangelog() overrides its keys; windows already final are dropped. The next
   // Checkpoint() rewrites the partition's local state if the restore changed it.
   void FinishRestore();
 

@@ -27,7 +27,8 @@ constexpr char kInput[] = "learning.events";
 constexpr char kSignals[] = "learnflow.learner-signals";
 constexpr char kDeadLetter[] = "learnflow.dead-letter";
 
-// Wall clock pinned to 2026-06-01T00:00:00Z: "more than a day in the future" is deterministic.
+// Wall clock pinned to 2026-06-01T00:00:00Z, for records without a timestamp (the engine judges
+// "more than a day in the future" against each record's own timestamp when it has one).
 class FixedClock final : public Clock {
  public:
   TimestampMs NowMs() const override { return *ParseIso8601Millis("2026-06-01T00:00:00Z"); }
@@ -139,7 +140,7 @@ TEST_F(PipelineTest, AllFormatsInvalidAndLateGiveExactWindowsAndDeadLetters) {
       /*6*/ R"({"id":"n-1","verb":{"id":"http://adlnet.gov/expapi/verbs/answered"},"object":{"id":"https://lms.example.org/items/q1"},"timestamp":"2026-03-02T10:07:00Z"})",
       /*7*/ Xapi("t-1", "alice", "2026-13-02T10:07:00Z"),
       /*8*/ too_large,
-      /*9*/ Xapi("f-1", "alice", "2026-06-05T10:00:00Z"),  // > 1 day ahead of the fixed clock
+      /*9*/ Xapi("f-1", "alice", "2099-06-05T10:00:00Z"),  // > 1 day ahead of its record timestamp
       /*10*/ Xapi("d-1", "dave", "2026-03-02T12:10:00Z"),  // watermark 12:09: [10:00, 11:00) final
       /*11*/ Xapi("a-4", "alice", "2026-03-02T10:45:00Z"),  // late
   };
