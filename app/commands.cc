@@ -12,6 +12,7 @@
 
 #include "app/config.h"
 #include "app/engine_runner.h"
+#include "app/logging.h"
 #include "app/signals.h"
 #include "connectors/kafka_client.h"
 #include "core/time.h"
@@ -27,19 +28,6 @@ constexpr int kExitUsage = 2;
 int Fail(const Status& status, int code) {
   std::fprintf(stderr, "learnflow: %s\n", status.ToString().c_str());
   return code;
-}
-
-void ApplyLogging(const Config& config) {
-  spdlog::set_level(spdlog::level::from_str(std::string(LogLevelName(config.log.level))));
-  if (config.log.format == LogFormat::kJson) {
-    // One JSON object per line; the message is escaped by spdlog's JSON-unsafe %v, so keep
-    // messages free of quotes or use the text format (structured escaping comes with the
-    // observability work).
-    spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",
-                        spdlog::pattern_time_type::utc);
-  } else {
-    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  }
 }
 
 // Exits the process if a requested stop takes longer than `timeout_ms` (SIGTERM contract).
@@ -75,7 +63,7 @@ int RunCommand(const ConfigArgs& args) {
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   const Status runnable = ValidateForRun(*config);
   if (!runnable.ok()) return Fail(runnable, kExitUsage);
-  ApplyLogging(*config);
+  ConfigureLogging(config->log.format, config->log.level);
   std::string crash_error;
   if (!ArmCrashPointFromEnvironment(crash_error)) return Fail(InvalidArgumentError(crash_error), kExitUsage);
   StatusOr<std::unique_ptr<EngineRunner>> runner = EngineRunner::Create(*config);

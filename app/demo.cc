@@ -15,6 +15,7 @@
 #include "app/commands.h"
 #include "app/config.h"
 #include "app/engine_runner.h"
+#include "app/logging.h"
 #include "app/signals.h"
 #include "connectors/kafka_client.h"
 #include "core/time.h"
@@ -79,8 +80,7 @@ Status ProduceSimulated(Sink& sink, const std::string& topic, SimulatorOptions o
 }  // namespace
 
 int DemoCommand(const DemoArgs& args) {
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  spdlog::set_level(spdlog::level::warn);  // the demo prints its own status lines
+  ConfigureLogging(LogFormat::kText, LogLevel::kWarn);  // the demo prints its own status lines
 
   StatusOr<std::unique_ptr<EmbeddedBroker>> broker = EmbeddedBroker::Start(1);
   if (!broker.ok()) {
