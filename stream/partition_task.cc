@@ -87,8 +87,13 @@ StatusOr<size_t> PartitionTask::EmitFinal(const EmitFn& emit) {
     const TimeWindow window{parts.window_end - op_.windows().size_ms(), parts.window_end};
     op_.AppendRecord(parts.key1, parts.key2, window, it->second.state, value_scratch_);
     LF_RETURN_IF_ERROR(emit(parts.key1, value_scratch_));
-    if (it->second.logged) tombstones_.push_back(it->first);
-    it = windows_.erase(it);
+    auto next = std::next(it);
+    if (it->second.logged) {
+      tombstones_.push_back(std::move(windows_.extract(it).key()));  // the key moves, no copy
+    } else {
+      windows_.erase(it);
+    }
+    it = next;
     ++emitted;
   }
   // Range tombstones only at window boundaries (not every millisecond the watermark moves).

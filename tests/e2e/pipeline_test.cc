@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "app/simulator.h"
 #include "connectors/decoders/event_decoder.h"
 #include "connectors/kafka_client.h"
 #include "state/state_store.h"
@@ -61,6 +62,14 @@ std::string Moodle(int id, int userid, int64_t unix_seconds, int edulevel,
 
 int64_t UnixSeconds(const char* iso) { return *ParseIso8601Millis(iso) / 1000; }
 
+// Group and topics of one engine run.
+struct Topics {
+  std::string group = "pipeline-test";
+  std::string input = kInput;
+  std::string signals = kSignals;
+  std::string dead_letter = kDeadLetter;
+};
+
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -92,16 +101,23 @@ class PipelineTest : public ::testing::Test {
 
   // Runs an engine over the state in `dir` until it has consumed `expected` messages, then
   // commits and shuts down.
-  void RunEngineUntilConsumed(const std::string& dir, uint64_t expected, EngineCounters* totals) {
+  void RunEngineUntilConsumed(const std::string& dir, uint64_t expected, EngineCounters* totals,
+                              const Topics& topics = Topics()) {
     StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir, .memory_mb = 32});
     ASSERT_OK(store.status());
-    StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
+    KafkaClientOptions client = Client();
+    client.group_id = topics.group;
+    StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(client, topics.input);
     ASSERT_OK(source.status());
-    StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
+    StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(client);
     ASSERT_OK(sink.status());
     EventDecoder decoder;
     FixedClock clock;
-    Engine engine(Options(), **source, **sink, decoder, **store, clock);
+    EngineOptions options = Options();
+    options.input_topic = topics.input;
+    options.learner_signals_topic = topics.signals;
+    options.dead_letter_topic = topics.dead_letter;
+    Engine engine(options, **source, **sink, decoder, **store, clock);
     ASSERT_OK(engine.Start());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
     while (engine.counters().consumed.load() < expected) {
@@ -292,6 +308,77 @@ TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
   for (const ConsumedRecord& r : *dead) {
     EXPECT_TRUE(r.headers.count("learnflow.error"));
     EXPECT_TRUE(r.headers.count("learnflow.source"));
+  }
+}
+
+
+TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEventsAreDeadLettered) {
+  // 3,000 simulated xAPI events in event-time order, and the same events displaced by up to
+  // 30 s (within the 60 s out-of-orderness bound), each through its own engine and topics.
+  SimulatorOptions sim;
+  sim.learners = 100;
+  sim.events = 3000;
+  sim.format = "xapi";
+  sim.seed = 3;
+  Simulator simulator(sim);
+  std::vector<SimulatedMessage> messages;
+  SimulatedMessage m;
+  while (simulator.Next(m)) messages.push_back(m);
+  std::stable_sort(messages.begin(), messages.end(), [](const auto& a, const auto& b) {
+    return a.event_time_ms < b.event_time_ms;
+  });
+  std::vector<std::pair<TimestampMs, size_t>> displaced;
+  std::mt19937_64 rng(11);
+  for (size_t i = 0; i < messages.size(); ++i) {
+    displaced.emplace_back(messages[i].event_time_ms + static_cast<TimestampMs>(rng() % 30000), i);
+  }
+  std::sort(displaced.begin(), displaced.end());
+  std::vector<ProducedRecord> sorted, shuffled;
+  for (const auto& msg : messages) sorted.push_back({-1, msg.key, msg.payload});
+  for (const auto& [t, i] : displaced) shuffled.push_back({-1, messages[i].key, messages[i].payload});
+  // Three events two hours behind the end, for learners of the stream: beyond the grace period.
+  const TimestampMs old_time = messages.back().event_time_ms - 2 * kMsPerHour;
+  for (int i = 0; i < 3; ++i) {
+    const SimulatedMessage& learner = messages[messages.size() - 1 - i * 7];
+    const std::string name = learner.learner_id.substr(learner.learner_id.find('|') + 1);
+    shuffled.push_back({-1, learner.key, Xapi("late-" + std::to_string(i), name, FormatIso8601Millis(old_time))});
+  }
+  for (const char* topic : {"sorted.in", "sorted.out", "sorted.dead", "shuffled.in", "shuffled.out", "shuffled.dead"}) {
+    ASSERT_OK(broker_->CreateTopic(topic, 2));
+  }
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), "sorted.in", sorted));
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), "shuffled.in", shuffled));
+
+  testing::TempDir sorted_dir, shuffled_dir;
+  EngineCounters a, b;
+  RunEngineUntilConsumed(sorted_dir.path(), sorted.size(), &a, {"sorted", "sorted.in", "sorted.out", "sorted.dead"});
+  if (HasFatalFailure()) return;
+  RunEngineUntilConsumed(shuffled_dir.path(), shuffled.size(), &b,
+                         {"shuffled", "shuffled.in", "shuffled.out", "shuffled.dead"});
+  if (HasFatalFailure()) return;
+  EXPECT_EQ(a.late.load(), 0u);
+  EXPECT_EQ(b.late.load(), 3u);
+
+  auto read_set = [&](const std::string& topic, size_t count) {
+    std::set<std::pair<std::string, std::string>> out;
+    StatusOr<std::vector<ConsumedRecord>> records = testing::ReadTopic(broker_->bootstrap_servers(), topic, count);
+    EXPECT_OK(records.status());
+    if (records.ok()) {
+      for (const ConsumedRecord& r : *records) out.emplace(r.key, r.value);
+    }
+    return out;
+  };
+  const auto from_sorted = read_set("sorted.out", 1);
+  const auto from_shuffled = read_set("shuffled.out", from_sorted.size());
+  EXPECT_GT(from_sorted.size(), 100u);
+  EXPECT_EQ(from_shuffled, from_sorted);
+
+  StatusOr<std::vector<ConsumedRecord>> dead = testing::ReadTopic(broker_->bootstrap_servers(), "shuffled.dead", 3);
+  ASSERT_OK(dead.status());
+  ASSERT_EQ(dead->size(), 3u);
+  for (const ConsumedRecord& r : *dead) {
+    EXPECT_EQ(r.headers.at("learnflow.error"), "late");
+    EXPECT_NE(r.value.find("late-"), std::string::npos);
   }
 }
 

@@ -244,7 +244,7 @@ TEST_F(RecoveryTest, ExactlyOnceCrashesAfterTheTransactionCommitRepeatNothing) {
   const std::string config = WriteConfig(dir.path(), "eos", "exactly_once");
   const std::string log = dir.path() + "/engine.log";
   const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config", config};
-  for (const std::string& crash : {"after_flush:1", "after_state_write:1", "after_flush:2"}) {
+  for (const char* crash : {"after_flush:1", "after_state_write:1", "after_flush:2"}) {
     testing::ChildProcess child(argv, {"LEARNFLOW_TEST_CRASH_AT=" + std::string(crash)}, log);
     int status = 0;
     ASSERT_TRUE(child.Wait(120000, status)) << crash << " never reached\n" << testing::ReadFileOrEmpty(log);
