@@ -309,27 +309,25 @@ Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
 }
 
 namespace {
-PartitionListPtr ListOf(const std::string& topic, std::span<const int32_t> partitions) {
+// Stops (pause) or restarts fetching of `partitions` of `topic`.
+Status SetPaused(rd_kafka_t* rk, const std::string& topic, std::span<const int32_t> partitions,
+                 bool pause) {
+  if (partitions.empty()) return Status::Ok();
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
   for (const int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
-  return list;
+  const rd_kafka_resp_err_t err =
+      pause ? rd_kafka_pause_partitions(rk, list.get()) : rd_kafka_resume_partitions(rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError((pause ? "pause " : "resume ") + topic, err);
+  return Status::Ok();
 }
 }  // namespace
 
 Status KafkaSource::Pause(std::span<const int32_t> partitions) {
-  if (partitions.empty()) return Status::Ok();
-  PartitionListPtr list = ListOf(impl_->topic, partitions);
-  const rd_kafka_resp_err_t err = rd_kafka_pause_partitions(impl_->rk, list.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("pause " + impl_->topic, err);
-  return Status::Ok();
+  return SetPaused(impl_->rk, impl_->topic, partitions, true);
 }
 
 Status KafkaSource::Resume(std::span<const int32_t> partitions) {
-  if (partitions.empty()) return Status::Ok();
-  PartitionListPtr list = ListOf(impl_->topic, partitions);
-  const rd_kafka_resp_err_t err = rd_kafka_resume_partitions(impl_->rk, list.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("resume " + impl_->topic, err);
-  return Status::Ok();
+  return SetPaused(impl_->rk, impl_->topic, partitions, false);
 }
 
 bool KafkaSource::BrokersReachable() const { return !impl_->brokers_down.load(); }

@@ -12,8 +12,9 @@ LEARNFLOW_BUILD_PACKAGES=(
   libsimdjson-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
-# What the test suite uses besides: independent Kafka clients for the broker check.
-LEARNFLOW_TEST_PACKAGES=(kcat python3-confluent-kafka)
+# What the test suite uses besides: independent Kafka clients for the broker check, and promtool
+# (package prometheus) to validate the metrics exposition.
+LEARNFLOW_TEST_PACKAGES=(kcat python3-confluent-kafka prometheus)
 
 # Installs the listed Debian packages that are missing (apt-get; needs root or sudo).
 ensure_packages() {
