@@ -223,7 +223,8 @@ Status Engine::EmitFinal() {
       any = true;
     }
   }
-  if (any) counters_.min_watermark_ms.store(min_wm, std::memory_order_relaxed);
+  // 0 = no watermark (no partition with data assigned): the lag metric is then absent.
+  counters_.min_watermark_ms.store(any ? min_wm : 0, std::memory_order_relaxed);
   return Status::Ok();
 }
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "connectors/metrics.h"
-#include "tests/connectors/http_test_client.h"
+#include "tests/testing/http_test_client.h"
 #include "tests/testing/test_util.h"
 
 namespace learnflow {

@@ -338,9 +338,6 @@ TEST(EngineReadinessTest, ReasonFromCounters) {
 // `promtool check metrics` (from Debian's prometheus package) reads an exposition on stdin and
 // reports format errors and lint problems (naming, units, counters without _total...).
 TEST(MetricsRegistryTest, PromtoolAcceptsTheExposition) {
-  if (::system("command -v promtool >/dev/null 2>&1") != 0) {
-    GTEST_SKIP() << "promtool not installed (apt-get install prometheus); exposition not linted";
-  }
   MetricsFixture f;
   MetricsRegistry metrics(f.counters, f.Options());
   Bump(f.counters.consumed, 10);
@@ -354,30 +351,20 @@ TEST(MetricsRegistryTest, PromtoolAcceptsTheExposition) {
   odd.accuracy_ratio.reset();
   metrics.SetCohortGauges({Cohort("cohort-a", 10, 4), odd});
 
-  testing::TempDir dir;
-  const std::string path = dir.path() + "/metrics.txt";
-  {
-    std::ofstream out(path);
-    out << metrics.Scrape();
+  const testing::PromtoolResult check = testing::PromtoolCheckMetrics(metrics.Scrape());
+  if (!check.available) {
+    GTEST_SKIP() << "promtool not installed (apt-get install prometheus); exposition not linted";
   }
-  const std::string command = "promtool check metrics < '" + path + "' 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
-  const int status = ::pclose(pipe);
-  ASSERT_TRUE(WIFEXITED(status)) << output;
+  const std::string& output = check.output;
   // Exit 1 is a parse error: never acceptable. Exit 3 reports lint problems; the only one allowed
   // is the unit of a name DESIGN §10 fixes (learnflow_cohort_active_minutes: a count of minutes,
   // not a duration, so "seconds" would mislead).
   const std::string kContractName =
       "learnflow_cohort_active_minutes use base unit \"seconds\" instead of \"minutes\"\n";
-  if (WEXITSTATUS(status) == 3) {
+  if (check.exit_code == 3) {
     EXPECT_EQ(output, kContractName) << "promtool check metrics:\n" << output;
   } else {
-    EXPECT_EQ(WEXITSTATUS(status), 0) << "promtool check metrics:\n" << output;
+    EXPECT_EQ(check.exit_code, 0) << "promtool check metrics:\n" << output;
     EXPECT_EQ(output, "") << "promtool check metrics:\n" << output;
   }
 }

@@ -37,4 +37,13 @@ class TempDir {
 // Path of the `learnflow` executable under test ($LEARNFLOW_BINARY, set by ctest).
 std::string LearnflowBinary();
 
+// `promtool check metrics` (Debian package prometheus) over an exposition: exit code 0 clean,
+// 1 parse error, 3 lint problems (listed in `output`). `available` is false without promtool.
+struct PromtoolResult {
+  bool available = false;
+  int exit_code = -1;
+  std::string output;
+};
+PromtoolResult PromtoolCheckMetrics(const std::string& exposition);
+
 }  // namespace learnflow::testing

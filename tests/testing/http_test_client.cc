@@ -1,4 +1,4 @@
-#include "tests/connectors/http_test_client.h"
+#include "tests/testing/http_test_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
