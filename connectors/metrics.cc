@@ -138,6 +138,7 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
         Family("learnflow_events_skipped_total",
                "Input understood but not feeding learner signals, by reason.", MetricType::Counter);
     skipped.metric.push_back(CounterValue(Load(c.skipped), {Label("reason", "not_participating")}));
+    skipped.metric.push_back(CounterValue(Load(c.retractions), {Label("reason", "retraction")}));
     out.push_back(std::move(skipped));
 
     out.push_back(Counter("learnflow_events_duplicate_total",

@@ -18,6 +18,7 @@ struct EngineCounters {
   std::array<std::atomic<uint64_t>, kRejectReasonCount> invalid{};  // by reason (incl. late)
   std::atomic<uint64_t> late{0};        // events for final windows
   std::atomic<uint64_t> skipped{0};     // understood, not feeding signals (Moodle edulevel != 2)
+  std::atomic<uint64_t> retractions{0};  // xAPI voided statements (not applied by this slice yet)
   std::atomic<uint64_t> events{0};      // canonical events applied to state
   std::atomic<uint64_t> duplicates{0};  // events whose event_id was already counted
   std::atomic<uint64_t> learner_records{0};  // learner_window records emitted

@@ -1,12 +1,12 @@
 #include "stream/engine.h"
 
-#include "stream/crash_points.h"
-
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+
+#include "stream/crash_points.h"
 
 namespace learnflow {
 namespace {
@@ -186,8 +186,8 @@ void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
       continue;
     }
     if (event.kind == EventKind::kRetraction) {
-      // Retractions are applied by the signal operators; the count slice ignores them.
-      Bump(counters_.skipped);
+      // Counted, not applied: retracting a counted event comes with the signal operators.
+      Bump(counters_.retractions);
       continue;
     }
     switch (task.Process(event)) {
