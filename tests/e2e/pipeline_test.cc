@@ -63,6 +63,17 @@ std::string Moodle(int id, int userid, int64_t unix_seconds, int edulevel,
 
 int64_t UnixSeconds(const char* iso) { return *ParseIso8601Millis(iso) / 1000; }
 
+using RecordSet = std::set<std::pair<std::string, std::string>>;
+
+// The simulator's messages for `options`, in the order it generates them.
+std::vector<SimulatedMessage> Simulate(SimulatorOptions options) {
+  Simulator simulator(std::move(options));
+  std::vector<SimulatedMessage> out;
+  SimulatedMessage m;
+  while (simulator.Next(m)) out.push_back(m);
+  return out;
+}
+
 // Group and topics of one engine run.
 struct Topics {
   std::string group = "pipeline-test";
@@ -136,6 +147,17 @@ class PipelineTest : public ::testing::Test {
     for (size_t i = 0; i < kRejectReasonCount; ++i) totals->invalid[i] += engine.counters().invalid[i].load();
   }
 
+  // `topic` read to its end (at least `count` records) as a set of (key, value).
+  RecordSet ReadSet(const std::string& topic, size_t count) {
+    RecordSet out;
+    StatusOr<std::vector<ConsumedRecord>> got = testing::ReadTopic(broker_->bootstrap_servers(), topic, count);
+    EXPECT_OK(got.status());
+    if (got.ok()) {
+      for (const ConsumedRecord& r : *got) out.emplace(r.key, r.value);
+    }
+    return out;
+  }
+
   std::unique_ptr<EmbeddedBroker> broker_;
   testing::TempDir state_dir_;
 };
@@ -183,10 +205,10 @@ TEST_F(PipelineTest, AllFormatsInvalidAndLateGiveExactWindowsAndDeadLetters) {
   StatusOr<std::vector<ConsumedRecord>> signals =
       testing::ReadTopic(broker_->bootstrap_servers(), kSignals, 3);
   ASSERT_OK(signals.status());
-  std::set<std::pair<std::string, std::string>> got;
+  RecordSet got;
   for (const ConsumedRecord& r : *signals) got.emplace(r.key, r.value);
   const std::string window = R"("window_start":"2026-03-02T10:00:00.000Z","window_end":"2026-03-02T11:00:00.000Z")";
-  const std::set<std::pair<std::string, std::string>> want = {
+  const RecordSet want = {
       {"https://lms.example.org|alice",
        R"({"kind":"learner_window","schema_version":1,"learner_id":"https://lms.example.org|alice","course_id":"https://lms.example.org/courses/algebra-1","cohort_id":"cohort-a",)" +
            window + R"(,"events":3})"},
@@ -265,7 +287,6 @@ TEST_F(PipelineTest, RestartResumesWindowsAndPositionFromTheStateStore) {
   EXPECT_NE((*signals)[0].value.find(R"("events":2})"), std::string::npos) << (*signals)[0].value;
 }
 
-
 TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
   // Seeded mutations of valid messages of each format (truncation, byte flips, inserted bytes),
   // random binary, deep nesting and empty payloads, on both partitions; then a valid event per
@@ -312,7 +333,6 @@ TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
   }
 }
 
-
 TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEventsAreDeadLettered) {
   // 3,000 simulated xAPI events in event-time order, and the same events displaced by up to
   // 30 s (within the 60 s out-of-orderness bound), each through its own engine and topics.
@@ -321,10 +341,7 @@ TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEvents
   sim.events = 3000;
   sim.format = "xapi";
   sim.seed = 3;
-  Simulator simulator(sim);
-  std::vector<SimulatedMessage> messages;
-  SimulatedMessage m;
-  while (simulator.Next(m)) messages.push_back(m);
+  std::vector<SimulatedMessage> messages = Simulate(sim);
   std::stable_sort(messages.begin(), messages.end(), [](const auto& a, const auto& b) {
     return a.event_time_ms < b.event_time_ms;
   });
@@ -360,17 +377,8 @@ TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEvents
   EXPECT_EQ(a.late.load(), 0u);
   EXPECT_EQ(b.late.load(), 3u);
 
-  auto read_set = [&](const std::string& topic, size_t count) {
-    std::set<std::pair<std::string, std::string>> out;
-    StatusOr<std::vector<ConsumedRecord>> records = testing::ReadTopic(broker_->bootstrap_servers(), topic, count);
-    EXPECT_OK(records.status());
-    if (records.ok()) {
-      for (const ConsumedRecord& r : *records) out.emplace(r.key, r.value);
-    }
-    return out;
-  };
-  const auto from_sorted = read_set("sorted.out", 1);
-  const auto from_shuffled = read_set("shuffled.out", from_sorted.size());
+  const RecordSet from_sorted = ReadSet("sorted.out", 1);
+  const RecordSet from_shuffled = ReadSet("shuffled.out", from_sorted.size());
   EXPECT_GT(from_sorted.size(), 100u);
   EXPECT_EQ(from_shuffled, from_sorted);
 
@@ -383,17 +391,14 @@ TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEvents
   }
 }
 
-
 TEST_F(PipelineTest, BrokerOutageMidStreamIsWaitedOutAndResultsStayExact) {
   SimulatorOptions sim;
   sim.learners = 80;
   sim.events = 4000;
   sim.format = "mixed";
   sim.seed = 5;
-  Simulator simulator(sim);
   std::vector<ProducedRecord> records;
-  SimulatedMessage m;
-  while (simulator.Next(m)) records.push_back({-1, m.key, m.payload});
+  for (const SimulatedMessage& m : Simulate(sim)) records.push_back({-1, m.key, m.payload});
   for (const char* topic : {"ref.in", "ref.out", "ref.dead", "outage.in", "outage.out", "outage.dead"}) {
     ASSERT_OK(broker_->CreateTopic(topic, 2));
   }
@@ -451,18 +456,9 @@ TEST_F(PipelineTest, BrokerOutageMidStreamIsWaitedOutAndResultsStayExact) {
   EXPECT_TRUE(went_down);
   EXPECT_TRUE(came_back);
 
-  auto read_set = [&](const std::string& topic, size_t count) {
-    std::set<std::pair<std::string, std::string>> out;
-    StatusOr<std::vector<ConsumedRecord>> got = testing::ReadTopic(broker_->bootstrap_servers(), topic, count);
-    EXPECT_OK(got.status());
-    if (got.ok()) {
-      for (const ConsumedRecord& r : *got) out.emplace(r.key, r.value);
-    }
-    return out;
-  };
-  const auto expected = read_set("ref.out", 1);
+  const RecordSet expected = ReadSet("ref.out", 1);
   EXPECT_GT(expected.size(), 50u);
-  EXPECT_EQ(read_set("outage.out", expected.size()), expected);
+  EXPECT_EQ(ReadSet("outage.out", expected.size()), expected);
 }
 
 }  // namespace
