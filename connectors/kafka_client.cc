@@ -87,6 +87,18 @@ void LogCallback(const rd_kafka_t* rk, int level, const char* fac, const char* b
   }
 }
 
+// Stops (pause) or restarts fetching of `partitions` of `topic`.
+Status SetPaused(rd_kafka_t* rk, const std::string& topic, std::span<const int32_t> partitions,
+                 bool pause) {
+  if (partitions.empty()) return Status::Ok();
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
+  for (const int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
+  const rd_kafka_resp_err_t err =
+      pause ? rd_kafka_pause_partitions(rk, list.get()) : rd_kafka_resume_partitions(rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError((pause ? "pause " : "resume ") + topic, err);
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -148,14 +160,15 @@ class KafkaSource::Impl {
         assign_err = rd_kafka_assign(rk, partitions);
       }
       // Partitions whose state is being restored start paused, before any fetch is served.
-      PartitionListPtr paused(rd_kafka_topic_partition_list_new(partitions->cnt));
+      scratch_partitions.clear();
       for (int i = 0; i < partitions->cnt; ++i) {
         if (scratch_starts[static_cast<size_t>(i)].paused) {
-          rd_kafka_topic_partition_list_add(paused.get(), topic.c_str(), partitions->elems[i].partition);
+          scratch_partitions.push_back(partitions->elems[i].partition);
         }
       }
-      if (error == nullptr && assign_err == RD_KAFKA_RESP_ERR_NO_ERROR && paused->cnt > 0) {
-        assign_err = rd_kafka_pause_partitions(rk, paused.get());
+      if (error == nullptr && assign_err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        Status paused = SetPaused(rk, topic, scratch_partitions, true);
+        if (!paused.ok()) RecordError(std::move(paused));
       }
     } else {
       Status s = listener->OnRevoked(scratch_partitions, rd_kafka_assignment_lost(rk) != 0);
@@ -308,19 +321,6 @@ Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
   return Status::Ok();
 }
 
-namespace {
-// Stops (pause) or restarts fetching of `partitions` of `topic`.
-Status SetPaused(rd_kafka_t* rk, const std::string& topic, std::span<const int32_t> partitions,
-                 bool pause) {
-  if (partitions.empty()) return Status::Ok();
-  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size())));
-  for (const int32_t p : partitions) rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
-  const rd_kafka_resp_err_t err =
-      pause ? rd_kafka_pause_partitions(rk, list.get()) : rd_kafka_resume_partitions(rk, list.get());
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError((pause ? "pause " : "resume ") + topic, err);
-  return Status::Ok();
-}
-}  // namespace
 
 Status KafkaSource::Pause(std::span<const int32_t> partitions) {
   return SetPaused(impl_->rk, impl_->topic, partitions, true);
