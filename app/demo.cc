@@ -88,7 +88,7 @@ int DemoCommand(const DemoArgs& args) {
     return kExitRuntime;
   }
   std::vector<std::string> topics = DefaultTopics();
-  topics.push_back(ChangelogTopic("learnflow-demo"));
+  for (std::string& topic : InternalTopics("learnflow-demo")) topics.push_back(std::move(topic));
   for (const std::string& topic : topics) {
     const Status s = (*broker)->CreateTopic(topic, args.partitions);
     if (!s.ok()) {

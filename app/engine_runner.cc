@@ -10,11 +10,29 @@
 #include "connectors/http_server.h"
 #include "connectors/kafka_client.h"
 #include "connectors/metrics.h"
-#include "operators/learner_window.h"
+#include "core/codec.h"
 #include "state/state_store.h"
 #include "stream/engine.h"
 
 namespace learnflow {
+
+SignalParams SignalParamsFrom(const Config& config) {
+  SignalParams p;
+  p.window_size_ms = config.windows.size_ms;
+  p.grace_ms = config.windows.grace_ms;
+  p.session_gap_ms = config.windows.session_gap_ms;
+  p.inactivity_ms = config.signals.inactivity_ms;
+  p.p_init = config.signals.p_init;
+  p.p_learn = config.signals.p_learn;
+  p.p_guess = config.signals.p_guess;
+  p.p_slip = config.signals.p_slip;
+  p.min_attempts = config.signals.min_attempts;
+  p.accuracy_threshold = config.signals.accuracy_threshold;
+  p.mastery_threshold = config.signals.mastery_threshold;
+  p.min_cohort_size = config.signals.min_cohort_size;
+  p.cohort_struggling_share = config.signals.cohort_struggling_share;
+  return p;
+}
 
 class EngineRunner::Impl {
  public:
@@ -22,6 +40,10 @@ class EngineRunner::Impl {
   std::unique_ptr<KafkaSource> source;
   std::unique_ptr<KafkaSink> sink;
   std::unique_ptr<KafkaChangelogReader> changelog;
+  std::unique_ptr<KafkaSource> cohort_source;
+  std::unique_ptr<KafkaChangelogReader> cohort_changelog;
+  // The latest final window of every cohort (processing thread only), for the gauges.
+  std::map<std::string, CohortGaugeValues, std::less<>> cohort_gauges;
   std::unique_ptr<EventDecoder> decoder;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<MetricsRegistry> metrics;
@@ -61,38 +83,72 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   }
   impl->decoder = std::make_unique<EventDecoder>(config.decoder_options());
 
-  // State moves with its partitions through the changelog (one partition per input partition).
+  // State moves with its partitions through the changelogs; learner window summaries go to the
+  // cohort stage through the repartition topic. One partition per input partition each.
   const std::string changelog_topic = ChangelogTopic(config.kafka.group_id);
+  const std::string repartition_topic = RepartitionTopic(config.kafka.group_id);
+  const std::string cohort_changelog_topic = CohortChangelogTopic(config.kafka.group_id);
   StatusOr<int> input_partitions = TopicPartitionCount(client, config.topics.input);
   if (!input_partitions.ok()) {
     return Status(input_partitions.status().code(),
                   "topics.input: " + input_partitions.status().message());
   }
   LF_RETURN_IF_ERROR(EnsureInternalTopic(client, changelog_topic, *input_partitions));
+  LF_RETURN_IF_ERROR(EnsureInternalTopic(client, repartition_topic, *input_partitions, /*compact=*/false));
+  LF_RETURN_IF_ERROR(EnsureInternalTopic(client, cohort_changelog_topic, *input_partitions));
   LF_ASSIGN_OR_RETURN(impl->changelog, KafkaChangelogReader::Create(client, changelog_topic));
+  // The cohort stage consumes the repartition topic in a group of its own.
+  KafkaClientOptions cohort_client = client;
+  cohort_client.group_id = config.kafka.group_id + "-cohorts";
+  LF_ASSIGN_OR_RETURN(impl->cohort_source, KafkaSource::Create(cohort_client, repartition_topic));
+  LF_ASSIGN_OR_RETURN(impl->cohort_changelog, KafkaChangelogReader::Create(client, cohort_changelog_topic));
 
   EngineOptions options;
   options.input_topic = config.topics.input;
   options.learner_signals_topic = config.topics.learner_signals;
+  options.cohort_signals_topic = config.topics.cohort_signals;
+  options.alerts_topic = config.topics.alerts;
   options.dead_letter_topic = config.topics.dead_letter;
   options.changelog_topic = changelog_topic;
-  options.window_size_ms = config.windows.size_ms;
-  options.grace_ms = config.windows.grace_ms;
+  options.repartition_topic = repartition_topic;
+  options.repartition_partitions = *input_partitions;
+  options.input_partitions = *input_partitions;
+  options.cohort_changelog_topic = cohort_changelog_topic;
+  options.signals = SignalParamsFrom(config);
   options.max_out_of_orderness_ms = config.processing.max_out_of_orderness_ms;
   options.commit_interval_ms = config.processing.commit_interval_ms;
   options.max_message_bytes = static_cast<size_t>(config.processing.max_message_bytes);
   options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);
   impl->engine = std::make_unique<Engine>(options, *impl->source, *impl->sink, *impl->decoder,
                                           *impl->store, SystemClock(), impl->changelog.get());
+  impl->engine->EnableCohortStage(*impl->cohort_source, impl->cohort_changelog.get());
   MetricsOptions metrics;
   metrics.version = LEARNFLOW_VERSION;
   metrics.input_topic = config.topics.input;
-  metrics.produced_topics = EngineProducedTopics(impl->engine->counters(), config.topics.learner_signals,
-                                                 config.topics.dead_letter);
+  metrics.produced_topics =
+      EngineProducedTopics(impl->engine->counters(), config.topics.learner_signals,
+                           config.topics.dead_letter, config.topics.cohort_signals, config.topics.alerts);
   metrics.state_bytes = [store = impl->store.get()] { return store->ApproximateBytes(); };
   metrics.max_cohorts = config.metrics.max_cohorts;
   metrics.min_cohort_size = config.signals.min_cohort_size;
   impl->metrics = std::make_unique<MetricsRegistry>(impl->engine->counters(), std::move(metrics));
+  Impl* gauges = impl.get();
+  impl->engine->SetCohortWindowObserver(
+      [gauges](std::string_view cohort_id, const CohortWindowSummary& s, bool firing) {
+        CohortGaugeValues& v = gauges->cohort_gauges[std::string(cohort_id)];
+        v.cohort.assign(cohort_id);
+        v.active_learners = s.active_learners;
+        v.struggling_learners = s.struggling_learners;
+        v.struggling_ratio = s.struggling_share;
+        v.accuracy_ratio = s.accuracy;
+        v.mastery_mean = s.mean_mastery;
+        v.active_minutes = s.active_minutes;
+        v.alert_firing = firing;
+        std::vector<CohortGaugeValues> all;
+        all.reserve(gauges->cohort_gauges.size());
+        for (const auto& [id, values] : gauges->cohort_gauges) all.push_back(values);
+        gauges->metrics->SetCohortGauges(std::move(all));
+      });
 
   HttpServerOptions http;
   http.listen = config.http.listen;
@@ -112,9 +168,12 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   }
   impl->http = std::move(*server);
 
-  spdlog::info("engine ready ({}): {} -> {} (dead letters: {}), group {}, state in {}, changelog {}",
-               GuaranteeName(config.processing.guarantee), options.input_topic, options.learner_signals_topic, options.dead_letter_topic,
-               client.group_id, config.state.dir, changelog_topic);
+  spdlog::info("engine ready ({}): {} -> {}, {}, {} (dead letters: {}), group {}, state in {}, "
+               "internal topics {}, {}, {}",
+               GuaranteeName(config.processing.guarantee), options.input_topic,
+               options.learner_signals_topic, options.cohort_signals_topic, options.alerts_topic,
+               options.dead_letter_topic, client.group_id, config.state.dir, changelog_topic,
+               repartition_topic, cohort_changelog_topic);
   spdlog::info("http: /metrics, /healthz, /readyz on {}", impl->http->address());
   return std::unique_ptr<EngineRunner>(new EngineRunner(std::move(impl)));
 }

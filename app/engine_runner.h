@@ -14,9 +14,13 @@
 
 #include "app/config.h"
 #include "core/status.h"
+#include "operators/learner_signals.h"
 #include "stream/counters.h"
 
 namespace learnflow {
+
+// The signal parameters of the `windows` and `signals` sections.
+SignalParams SignalParamsFrom(const Config& config);
 
 class EngineRunner {
  public:

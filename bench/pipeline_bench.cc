@@ -13,12 +13,33 @@
 
 #include "app/simulator.h"
 #include "connectors/decoders/event_decoder.h"
-#include "operators/learner_window.h"
+#include "operators/cohort_signals.h"
+#include "operators/learner_signals.h"
 #include "state/state_store.h"
-#include "stream/partition_task.h"
+#include "stream/learner_task.h"
 
 namespace learnflow {
 namespace {
+
+// Counts what a task emits (records, repartitioned summaries, markers) and drops it.
+class CountingOutput final : public TaskOutput {
+ public:
+  Status Emit(Output, std::string_view, std::string_view) override {
+    ++records;
+    return Status::Ok();
+  }
+  Status Repartition(std::string_view, std::string_view) override {
+    ++summaries;
+    return Status::Ok();
+  }
+  Status Broadcast(std::string_view) override { return Status::Ok(); }
+  void OnCohortWindow(std::string_view, const CohortWindowSummary&, bool) override {}
+  int64_t records = 0;
+  int64_t summaries = 0;
+};
+
+// One input partition feeding a cohort stage (summaries are built and counted).
+constexpr LearnerTaskOptions kTaskOptions{.max_out_of_orderness_ms = 60000, .input_partitions = 1};
 
 const std::vector<std::string>& Messages(const std::string& format) {
   static std::map<std::string, std::vector<std::string>> cache;
@@ -55,38 +76,36 @@ BENCHMARK_CAPTURE(BM_Decode, xapi, std::string("xapi"));
 BENCHMARK_CAPTURE(BM_Decode, caliper, std::string("caliper"));
 BENCHMARK_CAPTURE(BM_Decode, moodle, std::string("moodle"));
 
-// Decode + window update (+ emission of final windows every 1,000 messages), as the engine does
-// per message; 10,000 learners, hourly windows.
+// Decode + learner signal update (windows, sessions, BKT, timers; emission of final windows and
+// their cohort summaries every 1,000 messages), as the engine does per message; 10,000 learners,
+// hourly windows.
 void BM_DecodeAndApply(benchmark::State& state) {
   const std::vector<std::string>& messages = Messages("mixed");
   EventDecoder decoder(DecoderOptions::Defaults());
   DecodedMessage decoded;
-  LearnerWindowOperator op{TumblingWindows(kMsPerHour, 5 * kMsPerMinute)};
-  auto task = std::make_unique<PartitionTask>(0, op, TaskOptions{});
+  const LearnerSignalsOperator op{SignalParams{}};
+  auto task = std::make_unique<LearnerTask>(0, op, kTaskOptions);
   size_t i = 0;
-  int64_t emitted = 0;
-  const PartitionTask::EmitFn emit = [&](std::string_view, std::string_view) {
-    ++emitted;
-    return Status::Ok();
-  };
+  CountingOutput out;
   for (auto _ : state) {
     decoder.Decode(messages[i % messages.size()], decoded);
     for (const CanonicalEvent& e : decoded.events) benchmark::DoNotOptimize(task->Process(e));
-    if (++i % 1000 == 0) benchmark::DoNotOptimize(task->EmitFinal(emit).ok());
+    if (++i % 1000 == 0) benchmark::DoNotOptimize(task->EmitFinal(out).ok());
     // The input replays from its start: so must event time.
-    if (i % messages.size() == 0) task = std::make_unique<PartitionTask>(0, op, TaskOptions{});
+    if (i % messages.size() == 0) task = std::make_unique<LearnerTask>(0, op, kTaskOptions);
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["windows_emitted"] = static_cast<double>(emitted);
+  state.counters["records_emitted"] = static_cast<double>(out.records);
 }
 BENCHMARK(BM_DecodeAndApply);
 
-// The commit's state write: dirty windows of 10,000 learners into one RocksDB WriteBatch.
+// The commit's state write: dirty windows and learner states of 10,000 learners into one RocksDB
+// WriteBatch.
 void BM_CheckpointWrite(benchmark::State& state) {
   const std::vector<std::string>& messages = Messages("xapi");
   EventDecoder decoder(DecoderOptions::Defaults());
   DecodedMessage decoded;
-  LearnerWindowOperator op{TumblingWindows(kMsPerHour, 5 * kMsPerMinute)};
+  const LearnerSignalsOperator op{SignalParams{}};
   char dir[] = "/tmp/learnflow-bench-XXXXXX";
   if (mkdtemp(dir) == nullptr) {
     state.SkipWithError("mkdtemp failed");
@@ -102,7 +121,7 @@ void BM_CheckpointWrite(benchmark::State& state) {
   int64_t windows = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    PartitionTask task(0, op, TaskOptions{});
+    LearnerTask task(0, op, kTaskOptions);
     for (int n = 0; n < 20000; ++n) {
       decoder.Decode(messages[i++ % messages.size()], decoded);
       for (const CanonicalEvent& e : decoded.events) task.Process(e);

@@ -735,7 +735,8 @@ StatusOr<int> TopicPartitionCount(const KafkaClientOptions& options, const std::
   return result;
 }
 
-Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string& topic, int partitions) {
+Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string& topic, int partitions,
+                           bool compact) {
   StatusOr<int> existing = TopicPartitionCount(options, topic);
   if (existing.ok()) {
     if (*existing < partitions) {
@@ -753,7 +754,7 @@ Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string&
   if (rk == nullptr) return InvalidArgumentError(std::string("kafka: ") + errstr);
   conf.release();
   rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(topic.c_str(), partitions, -1, errstr, sizeof(errstr));
-  rd_kafka_NewTopic_set_config(new_topic, "cleanup.policy", "compact");
+  rd_kafka_NewTopic_set_config(new_topic, "cleanup.policy", compact ? "compact" : "delete");
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_CreateTopics(rk, &new_topic, 1, nullptr, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 30000);
@@ -779,7 +780,7 @@ Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string&
   if (!status.ok()) {
     return InvalidArgumentError("cannot create internal topic " + topic + " (" + status.message() +
                                 "); create it with " + std::to_string(partitions) +
-                                " partitions and cleanup.policy=compact");
+                                " partitions and cleanup.policy=" + (compact ? "compact" : "delete"));
   }
   spdlog::info("created internal topic {} with {} partitions", topic, partitions);
   return Status::Ok();
@@ -843,12 +844,27 @@ Status EmbeddedBroker::SetBrokerUp(int broker_id) {
 }
 
 std::vector<std::string> DefaultTopics() {
-  return {"learning.events", "learnflow.learner-signals", "learnflow.cohort-signals",
-          "learnflow.alerts", "learnflow.dead-letter", ChangelogTopic("learnflow")};
+  std::vector<std::string> topics = {"learning.events", "learnflow.learner-signals",
+                                     "learnflow.cohort-signals", "learnflow.alerts",
+                                     "learnflow.dead-letter"};
+  for (std::string& topic : InternalTopics("learnflow")) topics.push_back(std::move(topic));
+  return topics;
 }
 
 std::string ChangelogTopic(std::string_view group_id) {
   return std::string(group_id) + "-windows-changelog";
+}
+
+std::string RepartitionTopic(std::string_view group_id) {
+  return std::string(group_id) + "-cohort-repartition";
+}
+
+std::string CohortChangelogTopic(std::string_view group_id) {
+  return std::string(group_id) + "-cohorts-changelog";
+}
+
+std::vector<std::string> InternalTopics(std::string_view group_id) {
+  return {ChangelogTopic(group_id), RepartitionTopic(group_id), CohortChangelogTopic(group_id)};
 }
 
 }  // namespace learnflow

@@ -110,10 +110,12 @@ class KafkaChangelogReader final : public ChangelogReader {
 // The number of partitions of `topic`, or NotFound.
 StatusOr<int> TopicPartitionCount(const KafkaClientOptions& options, const std::string& topic);
 
-// Makes sure the internal topic `topic` exists with `partitions` partitions (log compaction on):
-// creates it through the Admin API when missing. A broker without the Admin API (the embedded
-// one) or a topic with fewer partitions is an error that says what to create.
-Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string& topic, int partitions);
+// Makes sure the internal topic `topic` exists with `partitions` partitions (log compaction on
+// for changelogs, off for the repartition topic): creates it through the Admin API when missing.
+// A broker without the Admin API (the embedded one) or a topic with fewer partitions is an error
+// that says what to create.
+Status EnsureInternalTopic(const KafkaClientOptions& options, const std::string& topic, int partitions,
+                           bool compact = true);
 
 // An embedded Kafka cluster for demos and tests: librdkafka's mock cluster on 127.0.0.1 (random
 // ports). It keeps only a few MiB per partition and has no Admin API: topics are created here.
@@ -142,7 +144,13 @@ class EmbeddedBroker {
 // default group id.
 std::vector<std::string> DefaultTopics();
 
-// The windows changelog topic of a group: "<group_id>-windows-changelog".
+// The internal topics of a group (DESIGN §5), each with one partition per input partition:
+// "<group_id>-windows-changelog" (learner stage state), "<group_id>-cohort-repartition" (learner
+// window summaries keyed by cohort, and watermark markers) and "<group_id>-cohorts-changelog"
+// (cohort stage state).
 std::string ChangelogTopic(std::string_view group_id);
+std::string RepartitionTopic(std::string_view group_id);
+std::string CohortChangelogTopic(std::string_view group_id);
+std::vector<std::string> InternalTopics(std::string_view group_id);
 
 }  // namespace learnflow

@@ -84,13 +84,24 @@ MetricFamily HistogramFamily(std::string name, std::string help, const Histogram
 
 std::vector<ProducedTopicCounter> EngineProducedTopics(const EngineCounters& counters,
                                                        std::string learner_signals_topic,
-                                                       std::string dead_letter_topic) {
+                                                       std::string dead_letter_topic,
+                                                       std::string cohort_signals_topic,
+                                                       std::string alerts_topic) {
   std::vector<ProducedTopicCounter> topics;
   topics.push_back({std::move(learner_signals_topic), [&counters] {
                       return counters.learner_records.load(std::memory_order_relaxed);
                     }});
   topics.push_back({std::move(dead_letter_topic),
                     [&counters] { return counters.dead_letters.load(std::memory_order_relaxed); }});
+  if (!cohort_signals_topic.empty()) {
+    topics.push_back({std::move(cohort_signals_topic), [&counters] {
+                        return counters.cohort_records.load(std::memory_order_relaxed);
+                      }});
+  }
+  if (!alerts_topic.empty()) {
+    topics.push_back({std::move(alerts_topic),
+                      [&counters] { return counters.alerts.load(std::memory_order_relaxed); }});
+  }
   return topics;
 }
 

@@ -43,11 +43,13 @@ struct ProducedTopicCounter {
   std::function<uint64_t()> read;  // records sent to `topic` so far; called at scrape time
 };
 
-// The produced-records series the engine counts itself: learner windows and dead letters.
-// Borrows `counters`.
+// The produced-records series the engine counts itself: learner records, dead letters and, when
+// their topics are given (non-empty), cohort records and alerts. Borrows `counters`.
 std::vector<ProducedTopicCounter> EngineProducedTopics(const EngineCounters& counters,
                                                        std::string learner_signals_topic,
-                                                       std::string dead_letter_topic);
+                                                       std::string dead_letter_topic,
+                                                       std::string cohort_signals_topic = {},
+                                                       std::string alerts_topic = {});
 
 // Why the engine is not ready, from its counters ("restoring state", "kafka brokers
 // unreachable"), or nullopt when they show nothing wrong. For a /readyz probe, combined with

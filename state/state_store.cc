@@ -12,7 +12,8 @@
 namespace learnflow {
 namespace {
 
-constexpr const char* kFamilyNames[kFamilyCount] = {"meta", "windows", "keyed"};
+constexpr const char* kFamilyNames[kFamilyCount] = {"meta", "windows", "keyed", "cohort_windows",
+                                                     "cohort_keyed"};
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what, const std::string& dir) {
   if (s.ok()) return Status::Ok();
@@ -23,6 +24,10 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what, const std::str
 }
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// The layout of keys and values; bumped when a new version cannot read an older store.
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kFormatVersion = "2";
 
 }  // namespace
 
@@ -122,7 +127,24 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& 
   // handles[0] is the default family, unused; keep ours in Family order.
   raw->DestroyColumnFamilyHandle(handles[0]).PermitUncheckedError();  // default CF handle
   impl->families.assign(handles.begin() + 1, handles.end());
-  return std::unique_ptr<StateStore>(new StateStore(std::move(impl), options.dir));
+  auto store = std::unique_ptr<StateStore>(new StateStore(std::move(impl), options.dir));
+  LF_RETURN_IF_ERROR(store->CheckFormat());
+  return store;
+}
+
+Status StateStore::CheckFormat() {
+  std::string value;
+  bool found = false;
+  LF_RETURN_IF_ERROR(Get(Family::kMeta, kFormatKey, value, found));
+  if (found && value != kFormatVersion) {
+    return InvalidArgumentError("state directory " + dir_ + " holds state format " + value +
+                                   ", this version reads format " + std::string(kFormatVersion) +
+                                   "; remove the directory (the state is rebuilt from the changelog)");
+  }
+  if (found) return Status::Ok();
+  StateBatch batch(*this);
+  batch.Put(Family::kMeta, kFormatKey, kFormatVersion);
+  return Write(batch);
 }
 
 Status StateStore::Write(StateBatch& batch) {

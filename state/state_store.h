@@ -31,8 +31,10 @@ enum class Family : uint8_t {
   kMeta = 0,     // input offsets, watermarks, format version
   kWindows = 1,  // open window aggregates, keyed by partition, window end, key
   kKeyed = 2,    // per-key state that outlives windows (BKT, last activity)
+  kCohortWindows = 3,  // the cohort stage's open windows, keyed like kWindows
+  kCohortKeyed = 4,    // the cohort stage's per-cohort state (alert firing)
 };
-inline constexpr int kFamilyCount = 3;
+inline constexpr int kFamilyCount = 5;
 std::string_view FamilyName(Family family);
 
 class StateStore;
@@ -93,6 +95,8 @@ class StateStore {
  private:
   friend class StateBatch;
   class Impl;
+  // Records the format of a new store; refuses a store of another format.
+  Status CheckFormat();
   explicit StateStore(std::unique_ptr<Impl> impl, std::string dir);
   std::unique_ptr<Impl> impl_;
   std::string dir_;

@@ -21,7 +21,13 @@ struct EngineCounters {
   std::atomic<uint64_t> retractions{0};  // xAPI voided statements (not applied by this slice yet)
   std::atomic<uint64_t> events{0};      // canonical events applied to state
   std::atomic<uint64_t> duplicates{0};  // events whose event_id was already counted
-  std::atomic<uint64_t> learner_records{0};  // learner_window records emitted
+  std::atomic<uint64_t> learner_records{0};  // learner_window and inactive records emitted
+  std::atomic<uint64_t> cohort_records{0};   // cohort_window records emitted
+  std::atomic<uint64_t> alerts{0};           // alert records emitted
+  // Learner summaries the cohort stage had counted already (at-least-once replays).
+  std::atomic<uint64_t> repartition_duplicates{0};
+  std::atomic<uint64_t> repartition_sent{0};      // summaries and markers queued (per partition)
+  std::atomic<uint64_t> repartition_consumed{0};  // records the cohort stage has read
   std::atomic<uint64_t> dead_letters{0};     // records sent to the dead-letter topic
   std::atomic<uint64_t> commits{0};
   std::atomic<uint64_t> rebalances{0};

@@ -20,117 +20,55 @@ bool ShouldLog(uint64_t count_before) { return count_before < 10 || count_before
 Engine::Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder& decoder,
                StateStore& store, const Clock& clock, ChangelogReader* changelog)
     : options_(std::move(options)),
-      source_(source),
       sink_(sink),
       decoder_(decoder),
       store_(store),
       clock_(clock),
-      changelog_(options_.changelog_topic.empty() ? nullptr : changelog),
-      operator_(TumblingWindows(options_.window_size_ms, options_.grace_ms)),
+      learner_op_(options_.signals),
+      cohort_op_(options_.signals),
+      learners_(StageOptions{.topic = options_.input_topic,
+                             .changelog_topic = options_.changelog_topic,
+                             .max_restore_records_per_poll = options_.max_restore_records_per_poll},
+                source, changelog, store,
+                [this](int32_t partition) {
+                  return std::make_unique<LearnerTask>(partition, learner_op_, learner_options_);
+                },
+                [this] { return Commit(); }, counters_),
       state_batch_(store) {
-  task_options_.max_out_of_orderness_ms = options_.max_out_of_orderness_ms;
+  learner_options_.max_out_of_orderness_ms = options_.max_out_of_orderness_ms;
   batch_.reserve(options_.max_poll_records);
-  LF_CHECK(options_.changelog_topic.empty() || changelog != nullptr,
-           "a changelog topic needs a ChangelogReader");
 }
 
 Engine::~Engine() = default;
 
+void Engine::EnableCohortStage(Source& source, ChangelogReader* changelog) {
+  LF_CHECK(options_.repartition_partitions > 0 && options_.input_partitions > 0 &&
+               !options_.repartition_topic.empty(),
+           "the cohort stage needs the repartition topic and both partition counts");
+  learner_options_.input_partitions = options_.input_partitions;
+  cohorts_ = std::make_unique<Stage<CohortTask>>(
+      StageOptions{.topic = options_.repartition_topic,
+                   .changelog_topic = options_.cohort_changelog_topic,
+                   .max_restore_records_per_poll = options_.max_restore_records_per_poll,
+                   .counts_assigned_partitions = false},
+      source, changelog, store_,
+      [this](int32_t partition) { return std::make_unique<CohortTask>(partition, cohort_op_); },
+      [this] { return Commit(); }, counters_);
+}
+
 Status Engine::Start() {
   last_commit_ms_ = clock_.NowMs();
-  return source_.Subscribe(*this);
-}
-
-Status Engine::OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) {
-  Bump(counters_.rebalances);
-  starts.clear();
-  for (const int32_t partition : partitions) {
-    auto task = std::make_unique<PartitionTask>(partition, operator_, task_options_);
-    LF_RETURN_IF_ERROR(task->Load(store_));
-    StartPosition& start = starts.emplace_back();
-    start.offset = task->next_offset();
-    if (changelog_ != nullptr) {
-      // Fetch nothing until the changelog has brought the state up to date.
-      LF_RETURN_IF_ERROR(changelog_->Start(partition, task->changelog_next()));
-      restoring_.insert(partition);
-      start.paused = true;
-    }
-    spdlog::info("partition {}-{} assigned: local checkpoint at {} with {} open windows{}",
-                 options_.input_topic, partition,
-                 task->next_offset() == kOffsetFromGroup ? std::string("none")
-                                                         : std::to_string(task->next_offset()),
-                 task->open_windows(),
-                 changelog_ != nullptr
-                     ? fmt::format("; restoring from {} offset {}", options_.changelog_topic,
-                                   task->changelog_next())
-                     : std::string());
-    tasks_[partition] = std::move(task);
-  }
-  counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
-  counters_.restoring.store(!restoring_.empty(), std::memory_order_relaxed);
+  LF_RETURN_IF_ERROR(learners_.Start());
+  if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->Start());
   return Status::Ok();
 }
 
-Status Engine::Restore() {
-  if (restoring_.empty()) return Status::Ok();
-  LF_RETURN_IF_ERROR(changelog_->Poll(options_.max_restore_records_per_poll, restore_batch_, caught_up_));
-  for (const ChangelogRecord& record : restore_batch_) {
-    auto it = tasks_.find(record.partition);
-    if (it == tasks_.end() || !restoring(record.partition)) continue;  // revoked mid-restore
-    const std::string_view* value = record.tombstone ? nullptr : &record.value;
-    LF_RETURN_IF_ERROR(it->second->ApplyChangelog(record.offset, record.key, value));
-  }
-  for (const int32_t partition : caught_up_) {
-    auto it = tasks_.find(partition);
-    if (it == tasks_.end() || restoring_.erase(partition) == 0) continue;
-    PartitionTask& task = *it->second;
-    task.FinishRestore();
-    // No seek: fetching starts at the local checkpoint or the group's committed offset, which are
-    // never ahead of the changelog; records below the restored position are skipped in RunOnce.
-    if (!paused_) LF_RETURN_IF_ERROR(source_.Resume(std::span<const int32_t>(&partition, 1)));
-    spdlog::info("partition {}-{} restored: {} open windows, resuming at {}", options_.input_topic,
-                 partition, task.open_windows(),
-                 task.next_offset() == kOffsetFromGroup ? std::string("the group's committed offset")
-                                                        : std::to_string(task.next_offset()));
-  }
-  return Status::Ok();
-}
-
-const std::vector<int32_t>& Engine::ActivePartitions() {
-  active_.clear();
-  for (const auto& [partition, task] : tasks_) {
-    if (!restoring(partition)) active_.push_back(partition);
-  }
-  return active_;
-}
-
-Status Engine::OnRevoked(std::span<const int32_t> partitions, bool lost) {
-  Bump(counters_.rebalances);
-  // Whatever was processed for these partitions is committed before they go, unless they are
-  // lost: another member may own them already, and writing now would interleave with it.
-  Status committed = lost ? Status::Ok() : Commit();
-  for (const int32_t partition : partitions) {
-    if (restoring_.erase(partition) > 0) {
-      const Status stopped = changelog_->Stop(partition);
-      if (committed.ok() && !stopped.ok()) committed = stopped;
-    }
-    tasks_.erase(partition);
-    spdlog::info("partition {}-{} {}", options_.input_topic, partition,
-                 lost ? "lost (uncommitted work discarded; its next owner restores it)" : "revoked");
-  }
-  counters_.assigned_partitions.store(static_cast<int64_t>(tasks_.size()), std::memory_order_relaxed);
-  // A failed commit here is fatal: the partitions are gone, the restart resumes from the last
-  // checkpoint.
-  if (!committed.ok()) return AbortedError("commit before revocation failed: " + committed.message());
-  return Status::Ok();
-}
-
-void Engine::DeadLetter(const InputMessage& message, std::string_view payload, RejectReason reason,
-                        int event_index) {
+void Engine::DeadLetter(std::string_view topic, const InputMessage& message,
+                        std::string_view payload, RejectReason reason, int event_index) {
   const uint64_t before =
       counters_.invalid[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   source_header_.clear();
-  source_header_ += options_.input_topic;
+  source_header_ += topic;
   source_header_ += '/';
   source_header_ += std::to_string(message.partition);
   source_header_ += '/';
@@ -158,11 +96,12 @@ void Engine::DeadLetter(const InputMessage& message, std::string_view payload, R
   }
 }
 
-void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
+void Engine::ProcessMessage(const InputMessage& message, LearnerTask& task) {
   Bump(counters_.consumed);
   task.Consumed(message.offset);
+  const std::string_view topic = options_.input_topic;
   if (message.payload.size() > options_.max_message_bytes) {
-    DeadLetter(message, message.payload, RejectReason::kTooLarge, -1);
+    DeadLetter(topic, message, message.payload, RejectReason::kTooLarge, -1);
     return;
   }
   decoder_.Decode(message.payload, decoded_);
@@ -171,7 +110,7 @@ void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
     const std::string_view payload =
         reject.reason == RejectReason::kAnonymous ? std::string_view(decoded_.redacted_payload)
                                                   : message.payload;
-    DeadLetter(message, payload, reject.reason, envelope ? static_cast<int>(reject.index) : -1);
+    DeadLetter(topic, message, payload, reject.reason, envelope ? static_cast<int>(reject.index) : -1);
   }
   if (decoded_.skipped > 0) Bump(counters_.skipped, decoded_.skipped);
   // "The wall clock" is the record's own timestamp when it has one (set by the producer at
@@ -182,49 +121,104 @@ void Engine::ProcessMessage(const InputMessage& message, PartitionTask& task) {
     const CanonicalEvent& event = decoded_.events[i];
     const int index = envelope ? static_cast<int>(decoded_.event_indexes[i]) : -1;
     if (event.event_time_ms > future_limit) {
-      DeadLetter(message, message.payload, RejectReason::kFutureTime, index);
+      DeadLetter(topic, message, message.payload, RejectReason::kFutureTime, index);
       continue;
     }
     if (event.kind == EventKind::kRetraction) {
-      // Counted, not applied: retracting a counted event comes with the signal operators.
+      // Counted, not applied: retracting a counted event is not supported yet.
       Bump(counters_.retractions);
       continue;
     }
     switch (task.Process(event)) {
-      case PartitionTask::Outcome::kCounted:
+      case LearnerTask::Outcome::kCounted:
         Bump(counters_.events);
         break;
-      case PartitionTask::Outcome::kDuplicate:
+      case LearnerTask::Outcome::kDuplicate:
         Bump(counters_.duplicates);
         break;
-      case PartitionTask::Outcome::kLate:
+      case LearnerTask::Outcome::kLate:
         Bump(counters_.late);
-        DeadLetter(message, message.payload, RejectReason::kLate, index);
+        DeadLetter(topic, message, message.payload, RejectReason::kLate, index);
         break;
-      case PartitionTask::Outcome::kNotCounted:
+      case LearnerTask::Outcome::kNotCounted:
         break;
     }
   }
 }
 
+void Engine::ProcessRepartitioned(const InputMessage& message, CohortTask& task) {
+  Bump(counters_.repartition_consumed);
+  task.Consumed(message.offset);
+  switch (task.Process(message.key, message.payload)) {
+    case CohortTask::Outcome::kAdded:
+    case CohortTask::Outcome::kMarker:
+      break;
+    case CohortTask::Outcome::kDuplicate:
+      Bump(counters_.repartition_duplicates);
+      break;
+    case CohortTask::Outcome::kLate:
+      // A learner record from an upstream partition that was idle when the cohort window closed.
+      Bump(counters_.late);
+      DeadLetter(options_.repartition_topic, message, task.last_record(), RejectReason::kLate, -1);
+      break;
+    case CohortTask::Outcome::kInvalid:
+      DeadLetter(options_.repartition_topic, message, message.payload, RejectReason::kInvalidJson, -1);
+      break;
+  }
+}
+
+Status Engine::Emit(Output output, std::string_view key, std::string_view value) {
+  switch (output) {
+    case Output::kLearnerSignals:
+      Bump(counters_.learner_records);
+      return sink_.Send(options_.learner_signals_topic, key, value);
+    case Output::kCohortSignals:
+      Bump(counters_.cohort_records);
+      return sink_.Send(options_.cohort_signals_topic, key, value);
+    case Output::kAlerts:
+      Bump(counters_.alerts);
+      return sink_.Send(options_.alerts_topic, key, value);
+  }
+  return InternalError("unknown output");
+}
+
+Status Engine::Repartition(std::string_view key, std::string_view value) {
+  LF_RETURN_IF_ERROR(sink_.Send(options_.repartition_topic, key, value));
+  Bump(counters_.repartition_sent);
+  return Status::Ok();
+}
+
+Status Engine::Broadcast(std::string_view value) {
+  for (int32_t p = 0; p < options_.repartition_partitions; ++p) {
+    LF_RETURN_IF_ERROR(sink_.SendTo(options_.repartition_topic, p, {}, &value));
+    Bump(counters_.repartition_sent);
+  }
+  return Status::Ok();
+}
+
+void Engine::OnCohortWindow(std::string_view cohort_id, const CohortWindowSummary& summary,
+                            bool firing) {
+  if (cohort_observer_) cohort_observer_(cohort_id, summary, firing);
+}
+
 Status Engine::EmitFinal() {
-  TimestampMs min_wm = PartitionTask::kNoWatermark;
+  TimestampMs min_wm = LearnerTask::kNoWatermark;
   bool any = false;
-  const PartitionTask::EmitFn emit = [this](std::string_view key, std::string_view value) {
-    return sink_.Send(options_.learner_signals_topic, key, value);
-  };
-  for (auto& [partition, task] : tasks_) {
-    if (restoring(partition)) continue;
-    LF_ASSIGN_OR_RETURN(const size_t emitted, task->EmitFinal(emit));
-    Bump(counters_.learner_records, emitted);
-    const TimestampMs wm = task->watermark();
-    if (wm != PartitionTask::kNoWatermark && (!any || wm < min_wm)) {
+  LF_RETURN_IF_ERROR(learners_.ForEachActive([&](LearnerTask& task) -> Status {
+    LF_RETURN_IF_ERROR(task.EmitFinal(*this).status());
+    const TimestampMs wm = task.watermark();
+    if (wm != LearnerTask::kNoWatermark && (!any || wm < min_wm)) {
       min_wm = wm;
       any = true;
     }
-  }
+    return Status::Ok();
+  }));
   // 0 = no watermark (no partition with data assigned): the lag metric is then absent.
   counters_.min_watermark_ms.store(any ? min_wm : 0, std::memory_order_relaxed);
+  if (cohorts_ != nullptr) {
+    LF_RETURN_IF_ERROR(cohorts_->ForEachActive(
+        [&](CohortTask& task) -> Status { return task.EmitFinal(*this).status(); }));
+  }
   return Status::Ok();
 }
 
@@ -232,48 +226,69 @@ Status Engine::Backpressure() {
   sink_.Poll();
   const size_t in_flight = sink_.InFlight();
   if (!paused_ && in_flight > options_.max_in_flight) {
-    LF_RETURN_IF_ERROR(source_.Pause(ActivePartitions()));
+    LF_RETURN_IF_ERROR(learners_.Pause());
+    if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->Pause());
     paused_ = true;
     spdlog::info("backpressure: {} records unacknowledged, pausing consumption", in_flight);
   } else if (paused_ && in_flight < options_.max_in_flight / 2) {
-    LF_RETURN_IF_ERROR(source_.Resume(ActivePartitions()));
+    LF_RETURN_IF_ERROR(learners_.Resume());
+    if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->Resume());
     paused_ = false;
     spdlog::info("backpressure released: resuming consumption");
   }
   return Status::Ok();
 }
 
-Status Engine::RunOnce() {
-  LF_RETURN_IF_ERROR(Restore());
-  counters_.restoring.store(!restoring_.empty(), std::memory_order_relaxed);
-  // While restoring, poll briefly so the restore keeps moving.
-  const int timeout = restoring_.empty() ? options_.poll_timeout_ms : 0;
-  LF_RETURN_IF_ERROR(source_.Poll(timeout, options_.max_poll_records, batch_));
-  counters_.broker_reachable.store(source_.BrokersReachable(), std::memory_order_relaxed);
-  const auto batch_started = std::chrono::steady_clock::now();
-  for (const InputMessage& message : batch_) {
-    auto it = tasks_.find(message.partition);
+// Feeds one polled batch to the tasks of `stage` through `process`.
+template <typename Task, typename Process>
+static void FeedBatch(Stage<Task>& stage, const std::vector<InputMessage>& batch, Process&& process) {
+  for (const InputMessage& message : batch) {
+    Task* task = stage.Find(message.partition);
     // A message of a partition we no longer own cannot arrive: the source drops fetched data of
     // revoked partitions. Treat it as a broken invariant.
-    LF_CHECK(it != tasks_.end(), "message for unassigned partition " + std::to_string(message.partition));
-    if (restoring(message.partition)) {
+    LF_CHECK(task != nullptr, "message for unassigned partition " + std::to_string(message.partition) +
+                                  " of " + stage.options().topic);
+    if (stage.restoring(message.partition)) {
       // Fetching is paused before the first fetch of a restoring partition, so this is not
       // expected; say so rather than drop it silently.
-      spdlog::error("message {}-{}@{} arrived while its partition restores; skipped", options_.input_topic,
-                    message.partition, message.offset);
+      spdlog::error("message {}-{}@{} arrived while its partition restores; skipped",
+                    stage.options().topic, message.partition, message.offset);
       continue;
     }
     // Already part of the state restored from the changelog.
-    if (message.offset < it->second->next_offset()) continue;
-    ProcessMessage(message, *it->second);
-    MaybeCrash(CrashPoint::kMidBatch);
+    if (message.offset < task->next_offset()) continue;
+    process(message, *task);
   }
+}
+
+Status Engine::PollCohortStage() {
+  LF_RETURN_IF_ERROR(cohorts_->Restore());
+  LF_RETURN_IF_ERROR(cohorts_->source().Poll(0, options_.max_poll_records, batch_));
+  FeedBatch(*cohorts_, batch_, [this](const InputMessage& m, CohortTask& t) { ProcessRepartitioned(m, t); });
+  return Status::Ok();
+}
+
+Status Engine::RunOnce() {
+  LF_RETURN_IF_ERROR(learners_.Restore());
+  const bool restoring = learners_.restoring() || (cohorts_ != nullptr && cohorts_->restoring());
+  counters_.restoring.store(restoring, std::memory_order_relaxed);
+  // While restoring, poll briefly so the restore keeps moving.
+  const int timeout = restoring ? 0 : options_.poll_timeout_ms;
+  LF_RETURN_IF_ERROR(learners_.source().Poll(timeout, options_.max_poll_records, batch_));
+  counters_.broker_reachable.store(learners_.source().BrokersReachable(), std::memory_order_relaxed);
+  const auto batch_started = std::chrono::steady_clock::now();
+  const bool had_input = !batch_.empty();
+  FeedBatch(learners_, batch_, [this](const InputMessage& m, LearnerTask& t) {
+    ProcessMessage(m, t);
+    MaybeCrash(CrashPoint::kMidBatch);
+  });
+  if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(PollCohortStage());
   if (!sink_error_.ok()) {
     // The record is not queued but its input is marked consumed: never commit past it.
     return AbortedError("send failed: " + std::exchange(sink_error_, Status()).message());
   }
   LF_RETURN_IF_ERROR(EmitFinal());
-  if (!batch_.empty()) {
+  if (had_input) {
     counters_.processing_latency.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_started).count());
   }
@@ -294,24 +309,11 @@ Status Engine::Commit() {
 
 Status Engine::CommitCycle() {
   last_commit_ms_ = clock_.NowMs();
-  wrote_changelog_.clear();
-  if (changelog_ != nullptr) {
-    for (auto& [partition, task] : tasks_) {
-      if (restoring(partition)) continue;
-      const int32_t p = partition;
-      LF_ASSIGN_OR_RETURN(const bool wrote,
-                          task->WriteChangelog([&](std::string_view key, const std::string_view* value) {
-                            return sink_.SendTo(options_.changelog_topic, p, key, value);
-                          }));
-      if (wrote) wrote_changelog_.push_back(partition);
-    }
-  }
-  offsets_.clear();
-  for (auto& [partition, task] : tasks_) {
-    if (!restoring(partition) && task->next_offset() != kOffsetFromGroup) {
-      offsets_.push_back(PartitionOffset{partition, task->next_offset()});
-    }
-  }
+  LF_RETURN_IF_ERROR(learners_.WriteChangelogs(sink_));
+  if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->WriteChangelogs(sink_));
+  learners_.CollectOffsets(offsets_);
+  cohort_offsets_.clear();
+  if (cohorts_ != nullptr) cohorts_->CollectOffsets(cohort_offsets_);
   if (sink_.transactional()) {
     // Outputs, changelog records and input positions become visible together, or not at all.
     LF_RETURN_IF_ERROR(sink_.CommitTransaction(offsets_, options_.flush_timeout_ms));
@@ -324,23 +326,16 @@ Status Engine::CommitCycle() {
   consumed_at_last_commit_ = consumed;
   if (busy) MaybeCrash(CrashPoint::kAfterFlush);
   state_batch_.Clear();
-  for (auto& [partition, task] : tasks_) {
-    // A restoring task holds part of a replay: its local checkpoint stays as it was.
-    if (restoring(partition)) continue;
-    int64_t changelog_next = -1;
-    if (std::find(wrote_changelog_.begin(), wrote_changelog_.end(), partition) != wrote_changelog_.end()) {
-      changelog_next = sink_.LastDeliveredOffset(options_.changelog_topic, partition) + 1;
-    }
-    task->Checkpoint(state_batch_, changelog_next);
-  }
+  learners_.Checkpoint(state_batch_, sink_);
+  if (cohorts_ != nullptr) cohorts_->Checkpoint(state_batch_, sink_);
   if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
   if (busy) MaybeCrash(CrashPoint::kAfterStateWrite);
   Bump(counters_.commits);
-  if (!offsets_.empty() && !sink_.transactional()) {
-    const Status s = source_.Commit(offsets_);
-    // The checkpoint is in the store; a failed group commit only delays lag reporting.
-    if (!s.ok()) spdlog::warn("consumer group commit failed (state is checkpointed): {}", s.ToString());
-  }
+  // Exactly-once: the input positions went with the transaction. The cohort stage's consumer
+  // is another group; its positions are committed here in both modes (the store holds the
+  // authoritative ones).
+  if (!sink_.transactional()) learners_.CommitGroup(offsets_);
+  if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets_);
   return Status::Ok();
 }
 
@@ -366,7 +361,9 @@ Status Engine::FlushOutputs() {
 
 Status Engine::Shutdown() {
   LF_RETURN_IF_ERROR(Commit());
-  return source_.Close();
+  LF_RETURN_IF_ERROR(learners_.source().Close());
+  if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->source().Close());
+  return Status::Ok();
 }
 
 }  // namespace learnflow

@@ -1,56 +1,68 @@
-// Engine: the processing loop of one learnflow instance (at-least-once).
+// Engine: the processing loop of one learnflow instance.
 //
-// It polls the Source in batches, decodes each message, sends invalid and late input to the
-// dead-letter topic (original bytes, headers learnflow.error and learnflow.source), applies valid
-// events to the PartitionTask of their partition, emits windows the watermark has made final, and
-// runs the commit cycle every `commit_interval_ms`:
-//   1. Sink::Flush — every record sent so far is acknowledged by the brokers;
-//   2. one StateBatch with each task's dirty state, dropped windows, position and watermark,
-//      written atomically to the StateStore (the authoritative checkpoint);
-//   3. Source::Commit — the same positions to the consumer group (for lag monitoring).
-// With a changelog topic, step 1 is preceded by each task's changelog records (sent before the
-// flush, so they are acknowledged before the local checkpoint that refers to them). A newly
-// assigned partition starts paused; its changelog is read from the local checkpoint's changelog
-// offset to the end, a bounded number of records per RunOnce(), beside normal processing; then
-// the input is moved to the restored position and resumed.
+// Two stages, as in Kafka Streams' sub-topologies (stream/stage.h):
+//   - the learner stage consumes the input topic: it decodes each message, sends invalid and late
+//     input to the dead-letter topic (original bytes, headers learnflow.error and
+//     learnflow.source), applies valid events to the LearnerTask of their partition and emits
+//     learner records (`learnflow.learner-signals`) when the watermark makes them final; each
+//     learner window record also goes, summarized, to the repartition topic keyed by cohort,
+//     followed by watermark markers;
+//   - the cohort stage (optional, EnableCohortStage) consumes the repartition topic with its own
+//     consumer and emits cohort records and alerts once every upstream partition has passed a
+//     window.
+// The commit cycle runs every `commit_interval_ms` over both stages together:
+//   1. changelog records of every task, then Sink::Flush — every record sent so far is
+//      acknowledged (exactly-once: one Kafka transaction commit, carrying the input positions);
+//   2. one StateBatch with each task's changed state and position, written atomically to the
+//      StateStore (the authoritative checkpoint);
+//   3. consumer group commits (for lag monitoring).
 // A crash anywhere replays from the last checkpoint; records re-emitted by the replay are
-// byte-identical to the ones already sent.
-// Exactly-once (a transactional sink): step 1 is a Kafka transaction commit that also carries the
-// input positions; step 3 is skipped. A crash after the transaction commit but before the local
+// byte-identical to the ones already sent, and the cohort stage counts a repeated learner
+// summary once. Exactly-once: a crash after the transaction commit but before the local
 // checkpoint is repaired by the restore, which reads the committed changelog records (and their
 // position) on start-up, so nothing is emitted twice; a crash before it aborts the transaction.
 //
-// Lifecycle: construct, Start() (subscribes), then RunOnce() repeatedly or Run() until `stop`,
-// then Shutdown() (final commit, leave group). Threading: one thread calls everything, except
-// counters(), readable from any thread. Errors: store and delivery failures are fatal (returned);
-// the caller exits and a restart resumes from the checkpoint.
+// Lifecycle: construct, optionally EnableCohortStage(), Start() (subscribes), then RunOnce()
+// repeatedly or Run() until `stop`, then Shutdown() (final commit, leave groups). Threading:
+// one thread calls everything, except counters(), readable from any thread. Errors: store and
+// delivery failures are fatal (returned); the caller exits and a restart resumes from the
+// checkpoint.
 #pragma once
 
 #include <atomic>
-#include <map>
-#include <set>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/time.h"
-#include "operators/learner_window.h"
+#include "operators/cohort_signals.h"
+#include "operators/learner_signals.h"
 #include "state/state_store.h"
+#include "stream/cohort_task.h"
 #include "stream/counters.h"
 #include "stream/io.h"
-#include "stream/partition_task.h"
+#include "stream/learner_task.h"
+#include "stream/stage.h"
 
 namespace learnflow {
 
 struct EngineOptions {
   std::string input_topic = "learning.events";
   std::string learner_signals_topic = "learnflow.learner-signals";
+  std::string cohort_signals_topic = "learnflow.cohort-signals";
+  std::string alerts_topic = "learnflow.alerts";
   std::string dead_letter_topic = "learnflow.dead-letter";
   // "<group_id>-windows-changelog"; empty disables changelogging and restore (single instance).
   std::string changelog_topic;
+  // Cohort stage (EnableCohortStage): "<group_id>-cohort-repartition", its partition count, the
+  // input topic's partition count (markers), and "<group_id>-cohorts-changelog" (may be empty).
+  std::string repartition_topic;
+  int32_t repartition_partitions = 0;
+  int32_t input_partitions = 0;
+  std::string cohort_changelog_topic;
   size_t max_restore_records_per_poll = 10000;
-  TimestampMs window_size_ms = 3600000;
-  TimestampMs grace_ms = 300000;
+  SignalParams signals;  // windows, sessions, BKT, thresholds
   TimestampMs max_out_of_orderness_ms = 60000;
   TimestampMs commit_interval_ms = 1000;
   TimestampMs max_future_ms = kMsPerDay;  // events further ahead of the wall clock are invalid
@@ -61,12 +73,22 @@ struct EngineOptions {
   size_t max_in_flight = 100000;  // pause consumption above this many unacknowledged records
 };
 
-class Engine final : public AssignmentListener {
+// Called on the processing thread for every final cohort window (e.g. to set gauges).
+using CohortWindowObserver =
+    std::function<void(std::string_view cohort_id, const CohortWindowSummary& summary, bool firing)>;
+
+class Engine final : private TaskOutput {
  public:
   // `changelog` is required when options.changelog_topic is set, else ignored (may be null).
   Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder& decoder,
          StateStore& store, const Clock& clock = SystemClock(), ChangelogReader* changelog = nullptr);
   ~Engine() override;
+
+  // Adds the cohort stage, reading options.repartition_topic through `source` (its own consumer).
+  // `changelog` is required when options.cohort_changelog_topic is set. REQUIRES: before Start(),
+  // options.repartition_partitions > 0 and options.input_partitions > 0.
+  void EnableCohortStage(Source& source, ChangelogReader* changelog);
+  void SetCohortWindowObserver(CohortWindowObserver observer) { cohort_observer_ = std::move(observer); }
 
   Status Start();
   // One poll + process cycle, committing when the interval has passed.
@@ -80,35 +102,36 @@ class Engine final : public AssignmentListener {
 
   const EngineCounters& counters() const { return counters_; }
 
-  // AssignmentListener
-  Status OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) override;
-  Status OnRevoked(std::span<const int32_t> partitions, bool lost) override;
-
  private:
-  void ProcessMessage(const InputMessage& message, PartitionTask& task);
-  void DeadLetter(const InputMessage& message, std::string_view payload, RejectReason reason,
-                  int event_index);
+  void ProcessMessage(const InputMessage& message, LearnerTask& task);
+  void ProcessRepartitioned(const InputMessage& message, CohortTask& task);
+  void DeadLetter(std::string_view topic, const InputMessage& message, std::string_view payload,
+                  RejectReason reason, int event_index);
+  Status PollCohortStage();
   Status EmitFinal();
   Status Backpressure();
-  Status Restore();
   Status CommitCycle();
   Status FlushOutputs();
-  bool restoring(int32_t partition) const { return restoring_.count(partition) > 0; }
-  // Assigned partitions that are not restoring (the ones fetching normally).
-  const std::vector<int32_t>& ActivePartitions();
+
+  // TaskOutput
+  Status Emit(Output output, std::string_view key, std::string_view value) override;
+  Status Repartition(std::string_view key, std::string_view value) override;
+  Status Broadcast(std::string_view value) override;
+  void OnCohortWindow(std::string_view cohort_id, const CohortWindowSummary& summary,
+                      bool firing) override;
 
   EngineOptions options_;
-  Source& source_;
   Sink& sink_;
   MessageDecoder& decoder_;
   StateStore& store_;
   const Clock& clock_;
-  ChangelogReader* changelog_;
-  LearnerWindowOperator operator_;
-  TaskOptions task_options_;
-  std::map<int32_t, std::unique_ptr<PartitionTask>> tasks_;
-  std::set<int32_t> restoring_;
+  LearnerSignalsOperator learner_op_;
+  CohortSignalsOperator cohort_op_;
+  LearnerTaskOptions learner_options_;
   EngineCounters counters_;
+  Stage<LearnerTask> learners_;
+  std::unique_ptr<Stage<CohortTask>> cohorts_;  // null without the cohort stage
+  CohortWindowObserver cohort_observer_;
   Status sink_error_;  // first Send error inside processing; surfaced by RunOnce
   bool paused_ = false;
   TimestampMs last_commit_ms_ = 0;
@@ -121,10 +144,7 @@ class Engine final : public AssignmentListener {
   std::string index_header_;
   StateBatch state_batch_;
   std::vector<PartitionOffset> offsets_;
-  std::vector<ChangelogRecord> restore_batch_;
-  std::vector<int32_t> caught_up_;
-  std::vector<int32_t> active_;
-  std::vector<int32_t> wrote_changelog_;
+  std::vector<PartitionOffset> cohort_offsets_;
 };
 
 }  // namespace learnflow

@@ -60,10 +60,10 @@ TEST(OperationsTest, MetricsOverHttpCountExactlyWhatWasProducedAndSigtermStopsCl
   StatusOr<std::unique_ptr<EmbeddedBroker>> broker = EmbeddedBroker::Start(1);
   ASSERT_OK(broker.status());
   const std::string bootstrap = (*broker)->bootstrap_servers();
-  for (const std::string& topic : {std::string("ops.in"), std::string("ops.out"), std::string("ops.dead"),
-                                   ChangelogTopic("ops")}) {
-    ASSERT_OK((*broker)->CreateTopic(topic, 2));
-  }
+  std::vector<std::string> topics = {"ops.in", "ops.out", "ops.dead", "learnflow.cohort-signals",
+                                     "learnflow.alerts"};
+  for (std::string& topic : InternalTopics("ops")) topics.push_back(std::move(topic));
+  for (const std::string& topic : topics) ASSERT_OK((*broker)->CreateTopic(topic, 2));
 
   // 30 events of 3 learners in [10:00, 11:00), a closer per partition at 12:10, 4 invalid JSON,
   // 2 without an actor, then one late event per partition.

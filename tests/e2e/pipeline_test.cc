@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "state/state_store.h"
 #include "stream/engine.h"
 #include "tests/testing/kafka_test_util.h"
+#include "tests/testing/signal_records.h"
 #include "tests/testing/test_util.h"
 
 namespace learnflow {
@@ -201,24 +203,55 @@ TEST_F(PipelineTest, AllFormatsInvalidAndLateGiveExactWindowsAndDeadLetters) {
   RunEngineUntilConsumed(state_dir_.path(), records.size(), &counters);
   if (HasFatalFailure()) return;
 
-  // Learner windows: exactly the three closed ones.
+  // Learner windows: exactly the three closed ones, every field computed by hand.
   StatusOr<std::vector<ConsumedRecord>> signals =
       testing::ReadTopic(broker_->bootstrap_servers(), kSignals, 3);
   ASSERT_OK(signals.status());
-  RecordSet got;
-  for (const ConsumedRecord& r : *signals) got.emplace(r.key, r.value);
-  const std::string window = R"("window_start":"2026-03-02T10:00:00.000Z","window_end":"2026-03-02T11:00:00.000Z")";
-  const RecordSet want = {
-      {"https://lms.example.org|alice",
-       R"({"kind":"learner_window","schema_version":1,"learner_id":"https://lms.example.org|alice","course_id":"https://lms.example.org/courses/algebra-1","cohort_id":"cohort-a",)" +
-           window + R"(,"events":3})"},
-      {"https://lms.example.org/users/bob",
-       R"({"kind":"learner_window","schema_version":1,"learner_id":"https://lms.example.org/users/bob","course_id":"https://lms.example.org/courses/bio-2","cohort_id":"cohort-b",)" +
-           window + R"(,"events":2})"},
-      {"42", R"({"kind":"learner_window","schema_version":1,"learner_id":"42","course_id":"7","cohort_id":"7",)" +
-                 window + R"(,"events":2})"},
-  };
-  EXPECT_EQ(got, want);
+  const TimestampMs ten = *ParseIso8601Millis("2026-03-02T10:00:00Z");
+  testing::ModelOutput got;
+  for (const ConsumedRecord& r : *signals) {
+    ASSERT_OK(testing::AppendSignalRecord(r.value, got));
+    ASSERT_FALSE(got.learner_records.empty());
+    EXPECT_EQ(r.key, got.learner_records.back().learner_id) << "learner records are keyed by learner";
+  }
+  // alice (xAPI): a-1 10:05 and a-2 10:20 answered correctly on "fractions" (a-2 again is a
+  // duplicate), a-3 10:40 experienced (a view); a-4 is late. One session (gaps 15 and 20 min).
+  // BKT from 0.3: correct -> 0.27/0.41 + (0.14/0.41) * 0.1 = 142/205; correct -> 71/78 +
+  // (7/78) * 0.1 = 239/260.
+  testing::LearnerRecord alice{.learner_id = "https://lms.example.org|alice",
+                               .course_id = "https://lms.example.org/courses/algebra-1",
+                               .cohort_id = "cohort-a", .window_start = ten,
+                               .window_end = ten + kMsPerHour, .events = 3, .attempts = 2,
+                               .correct = 2, .accuracy = 1.0, .help_requests = 0,
+                               .active_minutes = 3, .sessions = 1,
+                               .mastery = {{"fractions", 239.0 / 260.0}},
+                               .mean_mastery = 239.0 / 260.0, .struggling = false};
+  // bob (Caliper): a NavigationEvent 10:10 (view) and an AssessmentItemEvent Completed 10:15 (an
+  // attempt whose success is unknown: no accuracy, no mastery).
+  testing::LearnerRecord bob{.learner_id = "https://lms.example.org/users/bob",
+                             .course_id = "https://lms.example.org/courses/bio-2",
+                             .cohort_id = "cohort-b", .window_start = ten,
+                             .window_end = ten + kMsPerHour, .events = 2, .attempts = 1,
+                             .correct = 0, .accuracy = std::nullopt, .help_requests = 0,
+                             .active_minutes = 2, .sessions = 1, .mastery = {},
+                             .mean_mastery = std::nullopt, .struggling = false};
+  // Moodle user 42: two participating page views 10:30 and 10:31:30 (the edulevel-1 row is
+  // skipped; the anonymous and login-as rows are dead letters). Cohort = course "7".
+  testing::LearnerRecord moodle{.learner_id = "42", .course_id = "7", .cohort_id = "7",
+                                .window_start = ten, .window_end = ten + kMsPerHour, .events = 2,
+                                .attempts = 0, .correct = 0, .accuracy = std::nullopt,
+                                .help_requests = 0, .active_minutes = 2, .sessions = 1,
+                                .mastery = {}, .mean_mastery = std::nullopt, .struggling = false};
+  EXPECT_NO_SIGNAL_DIFF(testing::DiffLearnerRecords({alice, bob, moodle}, got.learner_records));
+  // The exact bytes of one record: key order, nulls, empty mastery.
+  const RecordSet bytes = ReadSet(kSignals, 3);
+  EXPECT_TRUE(bytes.count(
+      {"42",
+       R"({"kind":"learner_window","schema_version":1,"learner_id":"42","course_id":"7","cohort_id":"7",)"
+       R"("window_start":"2026-03-02T10:00:00.000Z","window_end":"2026-03-02T11:00:00.000Z","events":2,)"
+       R"("attempts":0,"correct":0,"accuracy":null,"help_requests":0,"active_minutes":2,"sessions":1,)"
+       R"("mastery":{},"mean_mastery":null,"struggling":false})"}))
+      << "records: " << ::testing::PrintToString(bytes);
 
   // Dead letters: the original bytes (anonymous rows redacted) with reason and source headers.
   StatusOr<std::vector<ConsumedRecord>> dead =
@@ -284,7 +317,7 @@ TEST_F(PipelineTest, RestartResumesWindowsAndPositionFromTheStateStore) {
   ASSERT_EQ(signals->size(), 1u);
   EXPECT_EQ((*signals)[0].key, "https://lms.example.org|dave");
   EXPECT_NE((*signals)[0].value.find(R"("window_start":"2026-03-02T12:00:00.000Z")"), std::string::npos);
-  EXPECT_NE((*signals)[0].value.find(R"("events":2})"), std::string::npos) << (*signals)[0].value;
+  EXPECT_NE((*signals)[0].value.find(R"("events":2,)"), std::string::npos) << (*signals)[0].value;
 }
 
 TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
@@ -336,6 +369,7 @@ TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
 TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEventsAreDeadLettered) {
   // 3,000 simulated xAPI events in event-time order, and the same events displaced by up to
   // 30 s (within the 60 s out-of-orderness bound), each through its own engine and topics.
+  // Every field of every window must be the same.
   SimulatorOptions sim;
   sim.learners = 100;
   sim.events = 3000;
@@ -351,9 +385,19 @@ TEST_F(PipelineTest, BoundedShuffleGivesTheSameWindowsAsSortedInputAndLateEvents
     displaced.emplace_back(messages[i].event_time_ms + static_cast<TimestampMs>(rng() % 30000), i);
   }
   std::sort(displaced.begin(), displaced.end());
+  // Mastery (BKT) follows each learner's record order by definition, so every learner keeps its
+  // own order: the slots a learner's events occupy in the displaced order are refilled with its
+  // events in event-time order. The interleaving of learners (and so the watermark) is shuffled.
+  std::map<std::string, std::vector<size_t>> by_learner;
+  for (size_t i = 0; i < messages.size(); ++i) by_learner[messages[i].learner_id].push_back(i);
+  std::map<std::string, size_t> next_of_learner;
   std::vector<ProducedRecord> sorted, shuffled;
   for (const auto& msg : messages) sorted.push_back({-1, msg.key, msg.payload});
-  for (const auto& [t, i] : displaced) shuffled.push_back({-1, messages[i].key, messages[i].payload});
+  for (const auto& [t, slot] : displaced) {
+    const std::string& learner = messages[slot].learner_id;
+    const size_t i = by_learner[learner][next_of_learner[learner]++];
+    shuffled.push_back({-1, messages[i].key, messages[i].payload});
+  }
   // Three events two hours behind the end, for learners of the stream: beyond the grace period.
   const TimestampMs old_time = messages.back().event_time_ms - 2 * kMsPerHour;
   for (int i = 0; i < 3; ++i) {

@@ -6,6 +6,8 @@
 //  - two instances in one group, one killed mid-stream: the survivor restores the partitions it
 //    takes over from the changelog; then a third joins and partitions move again.
 #include <gtest/gtest.h>
+
+#include <array>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -30,6 +32,20 @@ using Records = std::set<std::pair<std::string, std::string>>;
 constexpr char kInput[] = "learning.events";
 constexpr int kEvents = 24000;  // ~2.5 MB per input partition: within the embedded broker's limit
 
+// Output topics of a group: "<group>.signals", "<group>.cohorts", "<group>.alerts".
+constexpr const char* kSignals = ".signals";
+constexpr const char* kCohorts = ".cohorts";
+constexpr const char* kAlerts = ".alerts";
+constexpr std::array<const char*, 3> kOutputs = {kSignals, kCohorts, kAlerts};
+// Records per output topic suffix.
+using Outputs = std::map<std::string, Records>;
+
+size_t TotalSize(const Outputs& outputs) {
+  size_t n = 0;
+  for (const auto& [kind, records] : outputs) n += records.size();
+  return n;
+}
+
 Records AsSet(const std::vector<testing::ConsumedRecord>& records) {
   Records out;
   for (const auto& r : records) out.emplace(r.key, r.value);
@@ -43,13 +59,12 @@ class RecoveryTest : public ::testing::Test {
     ASSERT_OK(broker.status());
     broker_ = std::move(*broker);
     ASSERT_OK(broker_->CreateTopic(kInput, 6));
-    for (const char* group : {"crash", "scale", "eos"}) {
-      ASSERT_OK(broker_->CreateTopic(ChangelogTopic(group), 6));
-      ASSERT_OK(broker_->CreateTopic(std::string(group) + ".signals", 3));
-      ASSERT_OK(broker_->CreateTopic(std::string(group) + ".dead", 3));
+    for (const char* group : {"crash", "scale", "eos", "ref"}) {
+      for (const std::string& topic : InternalTopics(group)) ASSERT_OK(broker_->CreateTopic(topic, 6));
+      for (const char* kind : {kSignals, kCohorts, kAlerts, ".dead"}) {
+        ASSERT_OK(broker_->CreateTopic(std::string(group) + kind, 3));
+      }
     }
-    ASSERT_OK(broker_->CreateTopic("ref.signals", 3));
-    ASSERT_OK(broker_->CreateTopic("ref.dead", 3));
     SimulatorOptions options;
     options.learners = 300;
     options.events = kEvents;
@@ -72,33 +87,54 @@ class RecoveryTest : public ::testing::Test {
     return client;
   }
 
-  // The uninterrupted reference, in process, with the defaults `learnflow run` uses.
-  Records ReferenceRun() {
+  // The uninterrupted reference, in process, with the defaults `learnflow run` uses: both stages,
+  // run until the input and everything repartitioned from it are consumed.
+  Outputs ReferenceRun() {
     testing::TempDir dir;
     StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 32});
     EXPECT_OK(store.status());
     StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client("ref"), kInput);
+    StatusOr<std::unique_ptr<KafkaSource>> cohort_source =
+        KafkaSource::Create(Client("ref-cohorts"), RepartitionTopic("ref"));
     StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client("ref"));
     EXPECT_OK(source.status());
+    EXPECT_OK(cohort_source.status());
     EXPECT_OK(sink.status());
+    if (!source.ok() || !cohort_source.ok() || !sink.ok()) return {};
     EventDecoder decoder;
     EngineOptions options;
-    options.learner_signals_topic = "ref.signals";
+    options.learner_signals_topic = std::string("ref") + kSignals;
+    options.cohort_signals_topic = std::string("ref") + kCohorts;
+    options.alerts_topic = std::string("ref") + kAlerts;
     options.dead_letter_topic = "ref.dead";
+    options.repartition_topic = RepartitionTopic("ref");
+    options.repartition_partitions = 6;
+    options.input_partitions = 6;
     Engine engine(options, **source, **sink, decoder, **store);
+    engine.EnableCohortStage(**cohort_source, nullptr);
     EXPECT_OK(engine.Start());
+    const EngineCounters& counters = engine.counters();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (engine.counters().consumed.load() < static_cast<uint64_t>(kEvents) &&
+    while ((counters.consumed.load() < static_cast<uint64_t>(kEvents) ||
+            counters.repartition_consumed.load() < counters.repartition_sent.load()) &&
            std::chrono::steady_clock::now() < deadline) {
       EXPECT_OK(engine.RunOnce());
     }
     EXPECT_OK(engine.Shutdown());
-    const uint64_t emitted = engine.counters().learner_records.load();
-    EXPECT_GT(emitted, 100u);
-    StatusOr<std::vector<testing::ConsumedRecord>> out =
-        testing::ReadTopic(broker_->bootstrap_servers(), "ref.signals", emitted);
-    EXPECT_OK(out.status());
-    return out.ok() ? AsSet(*out) : Records{};
+    EXPECT_GT(counters.learner_records.load(), 100u);
+    EXPECT_GT(counters.cohort_records.load(), 10u);
+    EXPECT_GT(counters.alerts.load(), 0u) << "the simulator's struggling cohort raises alerts";
+    const std::map<std::string, uint64_t> counts = {{kSignals, counters.learner_records.load()},
+                                                    {kCohorts, counters.cohort_records.load()},
+                                                    {kAlerts, counters.alerts.load()}};
+    Outputs outputs;
+    for (const auto& [kind, count] : counts) {
+      StatusOr<std::vector<testing::ConsumedRecord>> out =
+          testing::ReadTopic(broker_->bootstrap_servers(), "ref" + kind, count);
+      EXPECT_OK(out.status());
+      if (out.ok()) outputs[kind] = AsSet(*out);
+    }
+    return outputs;
   }
 
   // A config for group `group` (topics "<group>.signals", "<group>.dead") with its state in
@@ -110,7 +146,8 @@ class RecoveryTest : public ::testing::Test {
     f << "kafka:\n  bootstrap_servers: \"" << broker_->bootstrap_servers() << "\"\n"
       << "  group_id: " << group << "\n  properties:\n    session.timeout.ms: 6000\n"
       << "    heartbeat.interval.ms: 500\n    fetch.wait.max.ms: 10\n"
-      << "topics:\n  learner_signals: " << group << ".signals\n  dead_letter: " << group << ".dead\n"
+      << "topics:\n  learner_signals: " << group << kSignals << "\n  cohort_signals: " << group
+      << kCohorts << "\n  alerts: " << group << kAlerts << "\n  dead_letter: " << group << ".dead\n"
       // Small batches and frequent commits: many commits (and crash points) within the input.
       << "processing:\n  commit_interval_ms: 20\n  max_poll_records: 50\n"
       << "  guarantee: " << guarantee << "\n"
@@ -119,17 +156,44 @@ class RecoveryTest : public ::testing::Test {
     return path;
   }
 
-  // Reads `topic` until it holds every reference record (or two minutes pass).
-  Records AwaitSuperset(const std::string& topic, const Records& reference) {
-    Records got;
+  // Reads the group's output topics until they hold every reference record (or two minutes pass).
+  Outputs AwaitSuperset(const std::string& group, const Outputs& reference) {
+    Outputs got;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (!std::includes(got.begin(), got.end(), reference.begin(), reference.end()) &&
-           std::chrono::steady_clock::now() < deadline) {
-      StatusOr<std::vector<testing::ConsumedRecord>> out =
-          testing::ReadTopic(broker_->bootstrap_servers(), topic, reference.size(), 120000);
-      if (out.ok()) got = AsSet(*out);
+    for (const auto& [kind, records] : reference) {
+      while (!std::includes(got[kind].begin(), got[kind].end(), records.begin(), records.end()) &&
+             std::chrono::steady_clock::now() < deadline) {
+        StatusOr<std::vector<testing::ConsumedRecord>> out =
+            testing::ReadTopic(broker_->bootstrap_servers(), group + kind, records.size(), 120000);
+        if (out.ok()) got[kind] = AsSet(*out);
+      }
     }
     return got;
+  }
+
+  // The group's output topics read to their end; `total` receives the record count with repeats.
+  Outputs ReadOutputs(const std::string& group, const Outputs& reference, size_t& total) {
+    Outputs got;
+    total = 0;
+    for (const auto& [kind, records] : reference) {
+      StatusOr<std::vector<testing::ConsumedRecord>> out =
+          testing::ReadTopic(broker_->bootstrap_servers(), group + kind, records.size());
+      EXPECT_OK(out.status());
+      if (!out.ok()) continue;
+      total += out->size();
+      got[kind] = AsSet(*out);
+    }
+    return got;
+  }
+
+  static void ExpectSameOutputs(const Outputs& got, const Outputs& reference, const std::string& context) {
+    for (const auto& [kind, records] : reference) {
+      const auto it = got.find(kind);
+      ASSERT_NE(it, got.end()) << kind;
+      EXPECT_TRUE(it->second == records)
+          << kind << " records differ from the uninterrupted run (" << it->second.size()
+          << " distinct vs " << records.size() << ")\n" << context;
+    }
   }
 
   // The largest N of the log lines "restored: N open windows" (-1 if none).
@@ -153,8 +217,8 @@ class RecoveryTest : public ::testing::Test {
 };
 
 TEST_F(RecoveryTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResult) {
-  const Records reference = ReferenceRun();
-  ASSERT_FALSE(reference.empty());
+  const Outputs reference = ReferenceRun();
+  ASSERT_EQ(reference.size(), 3u);
 
   testing::TempDir dir;
   const std::string config = WriteConfig(dir.path(), "crash");
@@ -176,22 +240,21 @@ TEST_F(RecoveryTest, SigkillAtInjectedPointsThenRestartGivesTheUninterruptedResu
 
   // A last, uninterrupted run finishes the input; stop it once every reference record is out.
   testing::ChildProcess last(argv, {}, log);
-  Records got = AwaitSuperset("crash.signals", reference);
+  AwaitSuperset("crash", reference);
   ExpectCleanExit(last, log);
 
-  StatusOr<std::vector<testing::ConsumedRecord>> out =
-      testing::ReadTopic(broker_->bootstrap_servers(), "crash.signals", reference.size());
-  ASSERT_OK(out.status());
-  got = AsSet(*out);
-  EXPECT_EQ(got.size(), reference.size());
-  EXPECT_TRUE(got == reference) << "records differ from the uninterrupted run";
-  std::cout << "reference records: " << reference.size() << ", crash-run records (with repeats): "
-            << out->size() << "\n";
+  size_t total = 0;
+  const Outputs got = ReadOutputs("crash", reference, total);
+  ExpectSameOutputs(got, reference, testing::ReadFileOrEmpty(log));
+  std::cout << "reference records: " << TotalSize(reference) << " (learner "
+            << reference.at(kSignals).size() << ", cohort " << reference.at(kCohorts).size()
+            << ", alerts " << reference.at(kAlerts).size()
+            << "), crash-run records (with repeats): " << total << "\n";
 }
 
 TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
-  const Records reference = ReferenceRun();
-  ASSERT_FALSE(reference.empty());
+  const Outputs reference = ReferenceRun();
+  ASSERT_EQ(reference.size(), 3u);
 
   // Three instances of group "scale", each with its own state directory.
   testing::TempDir dir_a, dir_b, dir_c;
@@ -211,24 +274,20 @@ TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
   // C joins: partitions move from B to C, again through the changelog.
   testing::ChildProcess c(args(dir_c), {}, log_c);
 
-  Records got = AwaitSuperset("scale.signals", reference);
+  AwaitSuperset("scale", reference);
   ExpectCleanExit(b, log_b);
   ExpectCleanExit(c, log_c);
 
-  StatusOr<std::vector<testing::ConsumedRecord>> out =
-      testing::ReadTopic(broker_->bootstrap_servers(), "scale.signals", reference.size());
-  ASSERT_OK(out.status());
-  got = AsSet(*out);
-  EXPECT_TRUE(got == reference) << "records differ from the uninterrupted run ("
-                                << got.size() << " distinct vs " << reference.size() << ")\nB:\n"
-                                << testing::ReadFileOrEmpty(log_b) << "\nC:\n"
-                                << testing::ReadFileOrEmpty(log_c);
+  size_t total = 0;
+  const Outputs got = ReadOutputs("scale", reference, total);
+  ExpectSameOutputs(got, reference,
+                    "B:\n" + testing::ReadFileOrEmpty(log_b) + "\nC:\n" + testing::ReadFileOrEmpty(log_c));
   // A's open windows came back from the changelog (reprocessing from scratch would also give
   // exact results, so this checks that the restore really carried state).
   const std::string logs = testing::ReadFileOrEmpty(log_b) + testing::ReadFileOrEmpty(log_c);
   EXPECT_GT(MaxRestoredWindows(logs), 0) << "no partition was restored with its windows\n" << logs;
-  std::cout << "reference records: " << reference.size() << ", scale-run records (with repeats): "
-            << out->size() << "\n";
+  std::cout << "reference records: " << TotalSize(reference)
+            << ", scale-run records (with repeats): " << total << "\n";
 }
 
 
@@ -238,8 +297,8 @@ TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
 // records of aborted transactions to read_committed readers, so crashes inside a transaction
 // cannot be checked for exactly-once here; see docs/architecture.md.)
 TEST_F(RecoveryTest, ExactlyOnceCrashesAfterTheTransactionCommitRepeatNothing) {
-  const Records reference = ReferenceRun();
-  ASSERT_FALSE(reference.empty());
+  const Outputs reference = ReferenceRun();
+  ASSERT_EQ(reference.size(), 3u);
   testing::TempDir dir;
   const std::string config = WriteConfig(dir.path(), "eos", "exactly_once");
   const std::string log = dir.path() + "/engine.log";
@@ -252,14 +311,13 @@ TEST_F(RecoveryTest, ExactlyOnceCrashesAfterTheTransactionCommitRepeatNothing) {
         << crash << ": exit status " << status << "\n" << testing::ReadFileOrEmpty(log);
   }
   testing::ChildProcess last(argv, {}, log);
-  AwaitSuperset("eos.signals", reference);
+  AwaitSuperset("eos", reference);
   ExpectCleanExit(last, log);
 
-  StatusOr<std::vector<testing::ConsumedRecord>> out =
-      testing::ReadTopic(broker_->bootstrap_servers(), "eos.signals", reference.size());
-  ASSERT_OK(out.status());
-  EXPECT_EQ(out->size(), reference.size()) << "a record was emitted more than once";
-  EXPECT_TRUE(AsSet(*out) == reference);
+  size_t total = 0;
+  const Outputs got = ReadOutputs("eos", reference, total);
+  EXPECT_EQ(total, TotalSize(reference)) << "a record was emitted more than once";
+  ExpectSameOutputs(got, reference, testing::ReadFileOrEmpty(log));
   const std::string engine_log = testing::ReadFileOrEmpty(log);
   EXPECT_GT(MaxRestoredWindows(engine_log), 0) << "no restart restored windows from the changelog";
   EXPECT_NE(engine_log.find("engine ready (exactly_once)"), std::string::npos);

@@ -1,4 +1,4 @@
-#include "stream/partition_task.h"
+#include "stream/learner_task.h"
 
 #include <gtest/gtest.h>
 
@@ -30,25 +30,36 @@ CanonicalEvent Event(std::string_view id, std::string_view learner, TimestampMs 
   return e;
 }
 
-class PartitionTaskTest : public ::testing::Test {
+class LearnerTaskTest : public ::testing::Test {
  protected:
   static constexpr TimestampMs kHour = kMsPerHour;
   static constexpr TimestampMs kMinute = kMsPerMinute;
-  LearnerWindowOperator op_{TumblingWindows(kHour, 5 * kMinute)};
-  TaskOptions options_{.max_out_of_orderness_ms = kMinute};
+  LearnerSignalsOperator op_{SignalParams{.window_size_ms = kHour, .grace_ms = 5 * kMinute}};
+  LearnerTaskOptions options_{.max_out_of_orderness_ms = kMinute};
 
-  std::vector<Emitted> Drain(PartitionTask& task) {
-    std::vector<Emitted> out;
-    StatusOr<size_t> n = task.EmitFinal([&](std::string_view k, std::string_view v) {
-      out.push_back({std::string(k), std::string(v)});
+  // Collects the learner-signals records a task emits.
+  class Collector final : public TaskOutput {
+   public:
+    Status Emit(Output output, std::string_view key, std::string_view value) override {
+      EXPECT_EQ(output, Output::kLearnerSignals);
+      out.push_back({std::string(key), std::string(value)});
       return Status::Ok();
-    });
+    }
+    Status Repartition(std::string_view, std::string_view) override { return Status::Ok(); }
+    Status Broadcast(std::string_view) override { return Status::Ok(); }
+    void OnCohortWindow(std::string_view, const CohortWindowSummary&, bool) override {}
+    std::vector<Emitted> out;
+  };
+
+  std::vector<Emitted> Drain(LearnerTask& task) {
+    Collector collector;
+    StatusOr<size_t> n = task.EmitFinal(collector);
     EXPECT_OK(n.status());
-    return out;
+    return std::move(collector.out);
   }
 };
 
-TEST_F(PartitionTaskTest, BoundedShuffleGivesTheSameWindowsAsSortedInput) {
+TEST_F(LearnerTaskTest, BoundedShuffleGivesTheSameWindowsAsSortedInput) {
   // 600 events of 7 learners over 5 hours, one every 30 s, then a closer.
   std::vector<std::string> ids, learners;
   std::vector<TimestampMs> times;
@@ -65,10 +76,10 @@ TEST_F(PartitionTaskTest, BoundedShuffleGivesTheSameWindowsAsSortedInput) {
   for (size_t i = 0; i + 3 <= shuffled.size(); i += 3) std::shuffle(shuffled.begin() + i, shuffled.begin() + i + 3, rng);
 
   auto run = [&](const std::vector<size_t>& order) {
-    PartitionTask task(0, op_, options_);
+    LearnerTask task(0, op_, options_);
     std::vector<Emitted> out;
     for (size_t i : order) {
-      EXPECT_EQ(task.Process(Event(ids[i], learners[i], times[i])), PartitionTask::Outcome::kCounted);
+      EXPECT_EQ(task.Process(Event(ids[i], learners[i], times[i])), LearnerTask::Outcome::kCounted);
       for (Emitted& e : Drain(task)) out.push_back(std::move(e));
     }
     task.Process(Event("closer", "z", 10 * kHour));
@@ -82,39 +93,39 @@ TEST_F(PartitionTaskTest, BoundedShuffleGivesTheSameWindowsAsSortedInput) {
   EXPECT_EQ(a, b);
 }
 
-TEST_F(PartitionTaskTest, EventForAFinalWindowIsLateAndChangesNothing) {
-  PartitionTask task(0, op_, options_);
-  EXPECT_EQ(task.Process(Event("a", "l", 10 * kMinute)), PartitionTask::Outcome::kCounted);
+TEST_F(LearnerTaskTest, EventForAFinalWindowIsLateAndChangesNothing) {
+  LearnerTask task(0, op_, options_);
+  EXPECT_EQ(task.Process(Event("a", "l", 10 * kMinute)), LearnerTask::Outcome::kCounted);
   // Watermark 1:05 - 1 min = 1:04: [0, 1h) not final yet (needs 1:05).
-  EXPECT_EQ(task.Process(Event("b", "l", kHour + 5 * kMinute)), PartitionTask::Outcome::kCounted);
+  EXPECT_EQ(task.Process(Event("b", "l", kHour + 5 * kMinute)), LearnerTask::Outcome::kCounted);
   EXPECT_TRUE(Drain(task).empty());
-  EXPECT_EQ(task.Process(Event("c", "l", 59 * kMinute)), PartitionTask::Outcome::kCounted);
+  EXPECT_EQ(task.Process(Event("c", "l", 59 * kMinute)), LearnerTask::Outcome::kCounted);
   // Watermark 1:05: final.
-  EXPECT_EQ(task.Process(Event("d", "l", kHour + 6 * kMinute)), PartitionTask::Outcome::kCounted);
+  EXPECT_EQ(task.Process(Event("d", "l", kHour + 6 * kMinute)), LearnerTask::Outcome::kCounted);
   const std::vector<Emitted> out = Drain(task);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_NE(out[0].value.find(R"("events":2})"), std::string::npos) << out[0].value;
+  EXPECT_NE(out[0].value.find(R"("events":2,)"), std::string::npos) << out[0].value;
   EXPECT_TRUE(task.IsLate(30 * kMinute));
-  EXPECT_EQ(task.Process(Event("e", "l", 30 * kMinute)), PartitionTask::Outcome::kLate);
+  EXPECT_EQ(task.Process(Event("e", "l", 30 * kMinute)), LearnerTask::Outcome::kLate);
   EXPECT_TRUE(Drain(task).empty());
 }
 
-TEST_F(PartitionTaskTest, DuplicateEventIdCountsOnce) {
-  PartitionTask task(0, op_, options_);
-  EXPECT_EQ(task.Process(Event("same", "l", kMinute)), PartitionTask::Outcome::kCounted);
-  EXPECT_EQ(task.Process(Event("same", "l", kMinute)), PartitionTask::Outcome::kDuplicate);
+TEST_F(LearnerTaskTest, DuplicateEventIdCountsOnce) {
+  LearnerTask task(0, op_, options_);
+  EXPECT_EQ(task.Process(Event("same", "l", kMinute)), LearnerTask::Outcome::kCounted);
+  EXPECT_EQ(task.Process(Event("same", "l", kMinute)), LearnerTask::Outcome::kDuplicate);
   task.Process(Event("closer", "z", 3 * kHour));
   const std::vector<Emitted> out = Drain(task);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_NE(out[0].value.find(R"("events":1})"), std::string::npos) << out[0].value;
+  EXPECT_NE(out[0].value.find(R"("events":1,)"), std::string::npos) << out[0].value;
 }
 
-TEST_F(PartitionTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
+TEST_F(LearnerTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
   testing::TempDir dir;
   StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
   ASSERT_OK(store.status());
   {
-    PartitionTask task(3, op_, options_);
+    LearnerTask task(3, op_, options_);
     ASSERT_OK(task.Load(**store));
     EXPECT_EQ(task.next_offset(), kOffsetFromGroup);
     task.Process(Event("a", "l", 10 * kMinute));
@@ -126,7 +137,7 @@ TEST_F(PartitionTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
     task.Checkpoint(batch);
     ASSERT_OK((*store)->Write(batch));
   }
-  PartitionTask restored(3, op_, options_);
+  LearnerTask restored(3, op_, options_);
   ASSERT_OK(restored.Load(**store));
   EXPECT_EQ(restored.next_offset(), 2);
   EXPECT_EQ(restored.watermark(), kHour + 9 * kMinute);
@@ -138,22 +149,22 @@ TEST_F(PartitionTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].key, "l");
   EXPECT_NE(out[0].value.find(R"("window_start":"1970-01-01T01:00:00.000Z")"), std::string::npos);
-  EXPECT_NE(out[0].value.find(R"("events":2})"), std::string::npos) << out[0].value;
+  EXPECT_NE(out[0].value.find(R"("events":2,)"), std::string::npos) << out[0].value;
 }
 
 
-TEST_F(PartitionTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort) {
+TEST_F(LearnerTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort) {
   struct LogRecord {
     std::string key;
     std::string value;
     bool tombstone;
   };
   std::vector<LogRecord> log;
-  const PartitionTask::ChangelogFn append = [&](std::string_view key, const std::string_view* value) {
+  const ChangelogFn append = [&](std::string_view key, const std::string_view* value) {
     log.push_back({std::string(key), value ? std::string(*value) : std::string(), value == nullptr});
     return Status::Ok();
   };
-  PartitionTask original(0, op_, options_);
+  LearnerTask original(0, op_, options_);
   original.Process(Event("a", "l1", 10 * kMinute));
   original.Process(Event("b", "l2", 20 * kMinute));
   original.Consumed(1);
@@ -176,7 +187,7 @@ TEST_F(PartitionTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort)
   log.pop_back();
   ASSERT_EQ(log[complete - 1].key, "P");
 
-  PartitionTask restored(0, op_, options_);
+  LearnerTask restored(0, op_, options_);
   for (size_t i = 0; i < log.size(); ++i) {
     const std::string_view value(log[i].value);
     ASSERT_OK(restored.ApplyChangelog(static_cast<int64_t>(i), log[i].key,
@@ -187,14 +198,19 @@ TEST_F(PartitionTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort)
   EXPECT_EQ(restored.changelog_next(), static_cast<int64_t>(complete));
   EXPECT_EQ(restored.open_windows(), 1u);
   EXPECT_EQ(restored.watermark(), kHour + 9 * kMinute);
-  // The next commit overrides the cut record's key (l3's window is not in this state): a later
-  // restore of the whole log, cut record included, must not bring l3's window back.
+  // The next commit overrides the cut records' keys (l3's window and learner state are not in
+  // this state): a later restore of the whole log, cut records included, must not bring them back.
   const size_t before_override = log.size();
   ASSERT_OK(restored.WriteChangelog(append).status());
-  ASSERT_EQ(log.size(), before_override + 2);
-  EXPECT_TRUE(log[before_override].tombstone);
-  EXPECT_EQ(log[before_override].key, log[complete].key);
-  PartitionTask third(0, op_, options_);
+  ASSERT_EQ(log.size(), before_override + (before_override - complete) + 1) << "tombstones + P";
+  for (size_t i = complete; i < before_override; ++i) {
+    const auto it = std::find_if(log.begin() + static_cast<std::ptrdiff_t>(before_override), log.end(),
+                                 [&](const LogRecord& r) { return r.key == log[i].key; });
+    ASSERT_NE(it, log.end()) << "cut record " << i << " not overridden";
+    EXPECT_TRUE(it->tombstone);
+  }
+  EXPECT_EQ(log.back().key, "P");
+  LearnerTask third(0, op_, options_);
   for (size_t i = 0; i < log.size(); ++i) {
     const std::string_view value(log[i].value);
     ASSERT_OK(third.ApplyChangelog(static_cast<int64_t>(i), log[i].key, log[i].tombstone ? nullptr : &value));
@@ -202,24 +218,24 @@ TEST_F(PartitionTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort)
   third.FinishRestore();
   EXPECT_EQ(third.open_windows(), 1u);
   // Replaying the input after that position gives what the original gives.
-  for (PartitionTask* task : {&original, &restored}) {
+  for (LearnerTask* task : {&original, &restored}) {
     if (task == &restored) task->Process(Event("d", "l3", kHour + 11 * kMinute));
     task->Process(Event("z", "l9", 5 * kHour));
   }
   EXPECT_EQ(Drain(restored), Drain(original));
 }
 
-TEST_F(PartitionTaskTest, SystemEventsMoveEventTimeButOpenNoWindow) {
-  PartitionTask task(0, op_, options_);
+TEST_F(LearnerTaskTest, SystemEventsMoveEventTimeButOpenNoWindow) {
+  LearnerTask task(0, op_, options_);
   CanonicalEvent launched = Event("s", "l", 10 * kMinute);
   launched.kind = EventKind::kSystem;
-  EXPECT_EQ(task.Process(launched), PartitionTask::Outcome::kNotCounted);
+  EXPECT_EQ(task.Process(launched), LearnerTask::Outcome::kNotCounted);
   EXPECT_EQ(task.open_windows(), 0u);
   EXPECT_EQ(task.watermark(), 9 * kMinute);
 }
 
-TEST_F(PartitionTaskTest, CorruptChangelogRecordIsAnError) {
-  PartitionTask task(0, op_, options_);
+TEST_F(LearnerTaskTest, CorruptChangelogRecordIsAnError) {
+  LearnerTask task(0, op_, options_);
   const std::string_view short_position("12345");
   EXPECT_FALSE(task.ApplyChangelog(0, "P", &short_position).ok());
   EXPECT_FALSE(task.ApplyChangelog(1, "X-unknown", nullptr).ok());

@@ -1,0 +1,105 @@
+// Little-endian binary encoding of state values (window aggregates, per-key state, internal
+// topic records): fixed-width integers and doubles, length-prefixed strings.
+//
+//   std::string out;
+//   PutU64(out, 42); PutString(out, "skill-1"); PutDouble(out, 0.25);
+//   ByteReader in(out);
+//   uint64_t n; std::string_view s; double d;
+//   if (!in.U64(n) || !in.String(s) || !in.Double(d) || !in.done()) return corrupt();
+//
+// The encoding is stable across machines (it is persisted and sent between instances).
+// StableHash64 (FNV-1a, 64 bit) is the hash persisted in state: the same on every platform.
+// Pure functions and value types; thread-compatible.
+#pragma once
+
+#include <bit>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace learnflow {
+
+inline void PutU64(std::string& out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline void PutU32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+inline void PutI64(std::string& out, int64_t v) { PutU64(out, static_cast<uint64_t>(v)); }
+inline void PutDouble(std::string& out, double v) { PutU64(out, std::bit_cast<uint64_t>(v)); }
+inline void PutString(std::string& out, std::string_view s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+// Reads what the Put functions wrote. Every read returns false (and consumes nothing) when the
+// input is too short; the views returned point into the input.
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view in) : in_(in) {}
+
+  bool U64(uint64_t& v) {
+    if (in_.size() < 8) return false;
+    v = 0;
+    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
+    in_.remove_prefix(8);
+    return true;
+  }
+  bool U32(uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool I64(int64_t& v) {
+    uint64_t u = 0;
+    if (!U64(u)) return false;
+    v = static_cast<int64_t>(u);
+    return true;
+  }
+  bool Double(double& v) {
+    uint64_t u = 0;
+    if (!U64(u)) return false;
+    v = std::bit_cast<double>(u);
+    return true;
+  }
+  bool Byte(uint8_t& v) {
+    if (in_.empty()) return false;
+    v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool String(std::string_view& s) {
+    uint32_t n = 0;
+    if (in_.size() < 4) return false;
+    std::string_view rest = in_.substr(4);
+    ByteReader(in_).U32(n);
+    if (rest.size() < n) return false;
+    s = rest.substr(0, n);
+    in_ = rest.substr(n);
+    return true;
+  }
+  // A count of items of at least `min_item_bytes` each that the rest of the input can hold.
+  bool Count(uint64_t& n, size_t min_item_bytes) {
+    if (!U64(n)) return false;
+    return n <= in_.size() / (min_item_bytes == 0 ? 1 : min_item_bytes);
+  }
+  bool done() const { return in_.empty(); }
+  std::string_view rest() const { return in_; }
+
+ private:
+  std::string_view in_;
+};
+
+// 64-bit FNV-1a: stable across runs and machines (it is persisted in state).
+inline uint64_t StableHash64(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const char c : bytes) {
+    h ^= static_cast<uint8_t>(c);
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+}  // namespace learnflow

@@ -1,0 +1,309 @@
+#include "operators/learner_signals.h"
+
+#include <algorithm>
+
+#include "core/codec.h"
+#include "core/json_writer.h"
+
+namespace learnflow {
+namespace {
+
+constexpr uint8_t kWindowStateVersion = 2;
+constexpr uint8_t kLearnerStateVersion = 1;
+
+Status Corrupt(std::string_view what) { return InternalError("corrupt " + std::string(what) + " state"); }
+
+void PutSkillValues(std::string& out, const std::vector<std::pair<std::string, double>>& values) {
+  PutU64(out, values.size());
+  for (const auto& [skill, p] : values) {
+    PutString(out, skill);
+    PutDouble(out, p);
+  }
+}
+
+bool GetSkillValues(ByteReader& in, std::vector<std::pair<std::string, double>>& values) {
+  uint64_t n = 0;
+  if (!in.Count(n, 12)) return false;
+  values.resize(n);
+  for (auto& [skill, p] : values) {
+    std::string_view s;
+    if (!in.String(s) || !in.Double(p)) return false;
+    skill.assign(s);
+  }
+  return true;
+}
+
+// The entry for `skill` in a vector sorted by skill, inserted with `initial` when missing.
+double& SkillValue(std::vector<std::pair<std::string, double>>& values, std::string_view skill,
+                   double initial) {
+  auto it = std::lower_bound(values.begin(), values.end(), skill,
+                             [](const auto& entry, std::string_view s) { return entry.first < s; });
+  if (it == values.end() || it->first != skill) it = values.emplace(it, std::string(skill), initial);
+  return it->second;
+}
+
+}  // namespace
+
+void LearnerWindowState::Encode(std::string& out) const {
+  out.push_back(static_cast<char>(kWindowStateVersion));
+  PutString(out, course_id);
+  PutU64(out, events);
+  PutU64(out, attempts);
+  PutU64(out, known);
+  PutU64(out, correct);
+  PutU64(out, help_requests);
+  PutU64(out, minutes.size());
+  for (const uint32_t m : minutes) PutU32(out, m);
+  PutSkillValues(out, mastery);
+  PutU64(out, seen_event_ids.size());
+  for (const uint64_t id : seen_event_ids) PutU64(out, id);
+}
+
+Status LearnerWindowState::Decode(std::string_view bytes) {
+  ByteReader in(bytes);
+  uint8_t version = 0;
+  std::string_view course;
+  uint64_t n = 0;
+  if (!in.Byte(version) || version != kWindowStateVersion || !in.String(course) ||
+      !in.U64(events) || !in.U64(attempts) || !in.U64(known) || !in.U64(correct) ||
+      !in.U64(help_requests) || !in.Count(n, 4)) {
+    return Corrupt("learner window");
+  }
+  course_id.assign(course);
+  minutes.resize(n);
+  for (uint32_t& m : minutes) in.U32(m);
+  if (!GetSkillValues(in, mastery) || !in.Count(n, 8)) return Corrupt("learner window");
+  seen_event_ids.resize(n);
+  for (uint64_t& id : seen_event_ids) in.U64(id);
+  if (!in.done()) return Corrupt("learner window");
+  return Status::Ok();
+}
+
+void LearnerState::Encode(std::string& out) const {
+  out.push_back(static_cast<char>(kLearnerStateVersion));
+  PutI64(out, last_activity);
+  PutString(out, last_cohort_id);
+  out.push_back(inactivity_reported ? 1 : 0);
+  PutSkillValues(out, bkt);
+  PutU64(out, sessions.size());
+  for (const SessionSpan& span : sessions) {
+    PutI64(out, span.first);
+    PutI64(out, span.last);
+  }
+  PutU64(out, pending.size());
+  for (const PendingAttempt& attempt : pending) {
+    PutU64(out, attempt.ref);
+    PutI64(out, attempt.window_end);
+    PutString(out, attempt.cohort_id);
+    PutString(out, attempt.skill_id);
+    out.push_back(attempt.joined ? 1 : 0);
+  }
+}
+
+Status LearnerState::Decode(std::string_view bytes) {
+  ByteReader in(bytes);
+  uint8_t version = 0;
+  uint8_t reported = 0;
+  std::string_view cohort;
+  uint64_t n = 0;
+  if (!in.Byte(version) || version != kLearnerStateVersion || !in.I64(last_activity) ||
+      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, bkt) || !in.Count(n, 16)) {
+    return Corrupt("learner");
+  }
+  last_cohort_id.assign(cohort);
+  inactivity_reported = reported != 0;
+  sessions.resize(n);
+  for (SessionSpan& span : sessions) {
+    in.I64(span.first);
+    in.I64(span.last);
+  }
+  if (!in.Count(n, 25)) return Corrupt("learner");
+  pending.resize(n);
+  for (PendingAttempt& attempt : pending) {
+    std::string_view c, s;
+    uint8_t joined = 0;
+    if (!in.U64(attempt.ref) || !in.I64(attempt.window_end) || !in.String(c) || !in.String(s) ||
+        !in.Byte(joined)) {
+      return Corrupt("learner");
+    }
+    attempt.cohort_id.assign(c);
+    attempt.skill_id.assign(s);
+    attempt.joined = joined != 0;
+  }
+  if (!in.done()) return Corrupt("learner");
+  armed_deadline = kNoTime;
+  return Status::Ok();
+}
+
+LearnerSignalsOperator::LearnerSignalsOperator(const SignalParams& params)
+    : params_(params), windows_(params.window_size_ms, params.grace_ms) {}
+
+bool LearnerSignalsOperator::Count(const CanonicalEvent& event, TimeWindow window,
+                                   LearnerWindowState& state) const {
+  const uint64_t id = StableHash64(event.event_id);
+  auto it = std::lower_bound(state.seen_event_ids.begin(), state.seen_event_ids.end(), id);
+  if (it != state.seen_event_ids.end() && *it == id) return false;
+  state.seen_event_ids.insert(it, id);
+  if (state.course_id.empty() && !event.course_id.empty()) state.course_id.assign(event.course_id);
+  ++state.events;
+  if (event.kind == EventKind::kHelp) ++state.help_requests;
+  const auto minute = static_cast<uint32_t>(FloorDiv(event.event_time_ms, kMsPerMinute) -
+                                            FloorDiv(window.start, kMsPerMinute));
+  auto m = std::lower_bound(state.minutes.begin(), state.minutes.end(), minute);
+  if (m == state.minutes.end() || *m != minute) state.minutes.insert(m, minute);
+  return true;
+}
+
+void LearnerSignalsOperator::AddAttempt(Success success, LearnerWindowState& state) {
+  ++state.attempts;
+  AddOutcome(success, state);
+}
+
+void LearnerSignalsOperator::AddOutcome(Success success, LearnerWindowState& state) {
+  if (success == Success::kUnknown) return;
+  ++state.known;
+  if (success == Success::kTrue) ++state.correct;
+}
+
+double LearnerSignalsOperator::BktUpdate(double p, bool correct) const {
+  const double slip = params_.p_slip;
+  const double guess = params_.p_guess;
+  const double posterior = correct ? p * (1 - slip) / (p * (1 - slip) + (1 - p) * guess)
+                                   : p * slip / (p * slip + (1 - p) * (1 - guess));
+  return posterior + (1 - posterior) * params_.p_learn;
+}
+
+void LearnerSignalsOperator::Observe(std::string_view skill, bool correct, LearnerState& learner,
+                                     LearnerWindowState& state) const {
+  double& p = SkillValue(learner.bkt, skill, params_.p_init);
+  p = BktUpdate(p, correct);
+  SkillValue(state.mastery, skill, 0.0) = p;
+}
+
+void LearnerSignalsOperator::AddSessionTime(TimestampMs t, LearnerState& learner) const {
+  auto& spans = learner.sessions;
+  const TimestampMs gap = params_.session_gap_ms;
+  // The first span starting after t; the one before it (if any) is the candidate to extend.
+  auto next = std::upper_bound(spans.begin(), spans.end(), t,
+                               [](TimestampMs v, const LearnerState::SessionSpan& s) { return v < s.first; });
+  const bool has_prev = next != spans.begin();
+  auto prev = has_prev ? std::prev(next) : spans.end();
+  if (has_prev && t <= prev->last) return;  // inside a span
+  const bool join_prev = has_prev && t - prev->last <= gap;
+  const bool join_next = next != spans.end() && next->first - t <= gap;
+  if (join_prev && join_next) {
+    prev->last = next->last;
+    spans.erase(next);
+  } else if (join_prev) {
+    prev->last = t;
+  } else if (join_next) {
+    next->first = t;
+  } else {
+    spans.insert(next, LearnerState::SessionSpan{t, t});
+  }
+}
+
+int64_t LearnerSignalsOperator::SessionsStartingIn(const LearnerState& learner, TimeWindow window) {
+  int64_t n = 0;
+  for (const LearnerState::SessionSpan& span : learner.sessions) {
+    if (span.first >= window.start && span.first < window.end) ++n;
+  }
+  return n;
+}
+
+void LearnerSignalsOperator::PruneSessions(TimestampMs bound, LearnerState& learner) const {
+  // Spans are sorted and disjoint, so their last times are sorted too.
+  auto& spans = learner.sessions;
+  size_t n = 0;
+  while (n < spans.size() && bound - spans[n].last > params_.session_gap_ms) ++n;
+  spans.erase(spans.begin(), spans.begin() + static_cast<std::ptrdiff_t>(n));
+}
+
+LearnerWindowSummary LearnerSignalsOperator::Summarize(const LearnerWindowState& state) const {
+  LearnerWindowSummary s;
+  if (state.known > 0) s.accuracy = static_cast<double>(state.correct) / static_cast<double>(state.known);
+  if (!state.mastery.empty()) {
+    double sum = 0;
+    for (const auto& [skill, p] : state.mastery) sum += p;
+    s.mean_mastery = sum / static_cast<double>(state.mastery.size());
+  }
+  s.struggling = state.attempts >= static_cast<uint64_t>(params_.min_attempts) &&
+                 ((s.accuracy && *s.accuracy < params_.accuracy_threshold) ||
+                  (s.mean_mastery && *s.mean_mastery < params_.mastery_threshold));
+  return s;
+}
+
+namespace {
+
+void AppendOptional(std::string& out, const std::optional<double>& v) {
+  if (v) {
+    AppendJsonDouble(out, *v);
+  } else {
+    out += "null";
+  }
+}
+
+}  // namespace
+
+void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
+                                                 std::string_view cohort_id, TimeWindow window,
+                                                 const LearnerWindowState& state, int64_t sessions,
+                                                 const LearnerWindowSummary& summary,
+                                                 std::string& out) const {
+  out += R"({"kind":"learner_window","schema_version":1,"learner_id":)";
+  AppendJsonString(out, learner_id);
+  out += R"(,"course_id":)";
+  if (state.course_id.empty()) {
+    out += "null";
+  } else {
+    AppendJsonString(out, state.course_id);
+  }
+  out += R"(,"cohort_id":)";
+  AppendJsonString(out, cohort_id);
+  out += R"(,"window_start":")";
+  AppendIso8601Millis(window.start, out);
+  out += R"(","window_end":")";
+  AppendIso8601Millis(window.end, out);
+  out += R"(","events":)";
+  AppendJsonInt(out, static_cast<int64_t>(state.events));
+  out += R"(,"attempts":)";
+  AppendJsonInt(out, static_cast<int64_t>(state.attempts));
+  out += R"(,"correct":)";
+  AppendJsonInt(out, static_cast<int64_t>(state.correct));
+  out += R"(,"accuracy":)";
+  AppendOptional(out, summary.accuracy);
+  out += R"(,"help_requests":)";
+  AppendJsonInt(out, static_cast<int64_t>(state.help_requests));
+  out += R"(,"active_minutes":)";
+  AppendJsonInt(out, static_cast<int64_t>(state.minutes.size()));
+  out += R"(,"sessions":)";
+  AppendJsonInt(out, sessions);
+  out += R"(,"mastery":{)";
+  bool first = true;
+  for (const auto& [skill, p] : state.mastery) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, skill);
+    out += ':';
+    AppendJsonDouble(out, p);
+  }
+  out += R"(},"mean_mastery":)";
+  AppendOptional(out, summary.mean_mastery);
+  out += R"(,"struggling":)";
+  out += summary.struggling ? "true" : "false";
+  out += '}';
+}
+
+void LearnerSignalsOperator::AppendInactiveRecord(std::string_view learner_id,
+                                                  std::string_view cohort_id,
+                                                  TimestampMs last_event_time, std::string& out) {
+  out += R"({"kind":"inactive","schema_version":1,"learner_id":)";
+  AppendJsonString(out, learner_id);
+  out += R"(,"cohort_id":)";
+  AppendJsonString(out, cohort_id);
+  out += R"(,"last_event_time":")";
+  AppendIso8601Millis(last_event_time, out);
+  out += R"("})";
+}
+
+}  // namespace learnflow

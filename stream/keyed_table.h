@@ -1,0 +1,254 @@
+// KeyedTable<V>: one partition's keyed state of one kind, cached in memory and written back.
+//
+// The generic keyed-aggregate state under every stream task: an ordered map from a
+// partition-local key to a value object V, with the bookkeeping that makes it durable and
+// movable:
+//   - checkpoint: changed entries are Put into the commit's StateBatch (store key = prefix +
+//     local key in one column family), erased ones Deleted (or left to a range delete the task
+//     issues itself, e.g. windows dropped by time);
+//   - changelog: changed entries are sent as (tag + local key, encoded V), erased ones that were
+//     logged as tombstones; the task closes each commit with its own position record;
+//   - restore: records of the changelog are staged per commit and applied when the task reads
+//     the commit's position record, so an incomplete trailing commit is never applied.
+//
+//   struct Counter { int64_t n = 0;
+//     void Encode(std::string& out) const; Status Decode(std::string_view in); };
+//   KeyedTable<Counter> table('C', Family::kKeyed, prefix);
+//   auto& entry = table.FindOrCreate("learner-1"); ++entry.value.n; table.MarkChanged(entry);
+//
+// V must be default-constructible and provide `void Encode(std::string&) const` and
+// `Status Decode(std::string_view)` (Internal on corrupt bytes).
+// Lifecycle: owned by its task; Load() once, then updated and written back at each commit.
+// Threading: the task's thread only. Errors: Load and restore report corrupt values.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "state/state_store.h"
+
+namespace learnflow {
+
+// Changelog output: key and value, or a null value for a tombstone.
+using ChangelogFn = std::function<Status(std::string_view key, const std::string_view* value)>;
+
+// What a task does with all its tables alike (one virtual call per table per commit).
+class TableBase {
+ public:
+  virtual ~TableBase() = default;
+  virtual char tag() const = 0;
+  virtual void DisableChangelog() = 0;
+  virtual Status Load(const StateStore& store) = 0;
+  virtual StatusOr<bool> WriteChangelog(const ChangelogFn& send) = 0;
+  virtual void Checkpoint(StateBatch& batch, bool rewrite) = 0;
+  virtual void Stage(std::string_view local_key, const std::string_view* value) = 0;
+  virtual Status ApplyStaged() = 0;
+  virtual void FinishRestore() = 0;
+};
+
+template <typename V>
+class KeyedTable final : public TableBase {
+ public:
+  struct Entry {
+    V value;
+    bool dirty = false;            // changed since the last local checkpoint
+    bool logged = false;           // present in the changelog (needs a tombstone when erased)
+    bool unlogged_change = false;  // changed since the last changelog write
+  };
+  using Map = std::map<std::string, Entry, std::less<>>;
+  // `tag` prefixes this table's changelog keys; `prefix` + local key is the store key in `family`.
+  KeyedTable(char tag, Family family, std::string prefix)
+      : tag_(tag), family_(family), prefix_(std::move(prefix)) {}
+
+  // Without a changelog (a single instance) nothing is logged and no tombstones are kept.
+  void DisableChangelog() override { logging_ = false; }
+
+  char tag() const override { return tag_; }
+  Map& entries() { return entries_; }
+  const Map& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+
+  Entry* Find(std::string_view key) {
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : &it->second;
+  }
+  // Allocates only when the key is new.
+  Entry& FindOrCreate(std::string_view key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry{}).first;
+    return it->second;
+  }
+  static void MarkChanged(Entry& entry) {
+    entry.dirty = true;
+    entry.unlogged_change = true;
+  }
+  // Removes an entry. A logged entry gets a changelog tombstone; `delete_in_store` also deletes
+  // it from the store at the next checkpoint (false when the task drops it with a range delete).
+  typename Map::iterator Erase(typename Map::iterator it, bool delete_in_store) {
+    const bool logged = it->second.logged;
+    auto next = std::next(it);
+    if (logged || delete_in_store) {
+      std::string key = std::move(entries_.extract(it).key());  // the key moves, no copy
+      if (logged && delete_in_store) {
+        tombstones_.push_back(key);
+        store_deletes_.push_back(std::move(key));
+      } else if (logged) {
+        tombstones_.push_back(std::move(key));
+      } else {
+        store_deletes_.push_back(std::move(key));
+      }
+    } else {
+      entries_.erase(it);
+    }
+    return next;
+  }
+
+  // Reads every entry of this table from the store.
+  Status Load(const StateStore& store) override {
+    Status decode_status;
+    LF_RETURN_IF_ERROR(store.Scan(family_, prefix_, PrefixEnd(),
+                                  [&](std::string_view k, std::string_view v) {
+                                    Entry entry;
+                                    // Checkpoints follow changelog writes.
+                                    entry.logged = logging_;
+                                    decode_status = entry.value.Decode(v);
+                                    if (!decode_status.ok()) return false;
+                                    entries_.emplace(std::string(k.substr(prefix_.size())),
+                                                     std::move(entry));
+                                    return true;
+                                  }));
+    return decode_status;
+  }
+
+  // Sends tombstones and changed entries through `send(key, value_or_null)` (key = tag + local
+  // key; a null value is a tombstone). Returns whether anything was sent.
+  StatusOr<bool> WriteChangelog(const ChangelogFn& send) override {
+    bool sent = false;
+    for (const std::string& local_key : tombstones_) {
+      key_scratch_.assign(1, tag_);
+      key_scratch_ += local_key;
+      LF_RETURN_IF_ERROR(send(std::string_view(key_scratch_), nullptr));
+      sent = true;
+    }
+    tombstones_.clear();
+    for (auto& [local_key, entry] : entries_) {
+      if (!entry.unlogged_change) continue;
+      key_scratch_.assign(1, tag_);
+      key_scratch_ += local_key;
+      value_scratch_.clear();
+      entry.value.Encode(value_scratch_);
+      const std::string_view value(value_scratch_);
+      LF_RETURN_IF_ERROR(send(std::string_view(key_scratch_), &value));
+      entry.unlogged_change = false;
+      entry.logged = true;
+      sent = true;
+    }
+    return sent;
+  }
+
+  // Adds changed entries and deletions to `batch`. With `rewrite` (after a restore) the table's
+  // whole range is replaced by what memory holds.
+  void Checkpoint(StateBatch& batch, bool rewrite) override {
+    if (rewrite) {
+      batch.DeleteRange(family_, prefix_, PrefixEnd());
+      for (auto& [local_key, entry] : entries_) entry.dirty = true;
+      store_deletes_.clear();
+    }
+    for (const std::string& local_key : store_deletes_) {
+      key_scratch_.assign(prefix_);
+      key_scratch_ += local_key;
+      batch.Delete(family_, key_scratch_);
+    }
+    store_deletes_.clear();
+    for (auto& [local_key, entry] : entries_) {
+      if (!entry.dirty) continue;
+      key_scratch_.assign(prefix_);
+      key_scratch_ += local_key;
+      value_scratch_.clear();
+      entry.value.Encode(value_scratch_);
+      batch.Put(family_, key_scratch_, value_scratch_);
+      entry.dirty = false;
+    }
+  }
+
+  // Restore: keeps one changelog record (local key, value or nullptr) until its commit's
+  // position record is read.
+  void Stage(std::string_view local_key, const std::string_view* value) override {
+    Staged& staged = staged_.emplace_back();
+    staged.key.assign(local_key);
+    staged.tombstone = value == nullptr;
+    if (value != nullptr) staged.value.assign(*value);
+  }
+  // The commit's position record was read: its staged records take effect.
+  Status ApplyStaged() override {
+    for (Staged& record : staged_) {
+      if (record.tombstone) {
+        auto it = entries_.find(std::string_view(record.key));
+        if (it != entries_.end()) entries_.erase(it);
+        continue;
+      }
+      Entry entry;
+      LF_RETURN_IF_ERROR(entry.value.Decode(record.value));
+      entry.logged = true;
+      entry.dirty = true;
+      entries_.insert_or_assign(std::move(record.key), std::move(entry));
+    }
+    staged_.clear();
+    return Status::Ok();
+  }
+  // Restore reached the end of the log. Records after the last position record belong to a
+  // commit cut short; the next position record this task writes would make them take effect on
+  // a later restore, so the next commit overrides each of their keys with the real state.
+  void FinishRestore() override {
+    for (Staged& record : staged_) {
+      auto it = entries_.find(std::string_view(record.key));
+      if (it != entries_.end()) {
+        it->second.unlogged_change = true;
+        it->second.logged = true;
+      } else if (!record.tombstone) {
+        tombstones_.push_back(std::move(record.key));
+      }
+    }
+    staged_.clear();
+  }
+
+ private:
+  struct Staged {
+    std::string key;
+    std::string value;
+    bool tombstone = false;
+  };
+
+  // The first key after every key starting with prefix_ (prefixes are fixed-width partition
+  // numbers here, so incrementing the last byte with carry is exact).
+  std::string PrefixEnd() const {
+    std::string end = prefix_;
+    for (size_t i = end.size(); i > 0; --i) {
+      if (static_cast<uint8_t>(end[i - 1]) != 0xff) {
+        end[i - 1] = static_cast<char>(static_cast<uint8_t>(end[i - 1]) + 1);
+        end.resize(i);
+        return end;
+      }
+    }
+    end.assign(prefix_.size() + 1, '\xff');
+    return end;
+  }
+
+  char tag_;
+  Family family_;
+  std::string prefix_;
+  bool logging_ = true;
+  Map entries_;
+  std::vector<std::string> tombstones_;
+  std::vector<std::string> store_deletes_;
+  std::vector<Staged> staged_;
+  std::string key_scratch_;
+  std::string value_scratch_;
+};
+
+}  // namespace learnflow

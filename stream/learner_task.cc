@@ -1,0 +1,296 @@
+#include "stream/learner_task.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "core/codec.h"
+#include "operators/cohort_signals.h"
+#include "state/window_key.h"
+
+namespace learnflow {
+namespace {
+
+std::string PartitionPrefix(int32_t partition) {
+  std::string prefix;
+  AppendPartitionPrefix(prefix, partition);
+  return prefix;
+}
+
+// Meta key of a partition's position: "pos/" + BE32(partition).
+std::string PositionKey(int32_t partition) { return "pos/" + PartitionPrefix(partition); }
+
+}  // namespace
+
+LearnerTask::LearnerTask(int32_t partition, const LearnerSignalsOperator& op,
+                         const LearnerTaskOptions& options)
+    : TaskBase(partition, PositionKey(partition)),
+      op_(op),
+      options_(options),
+      windows_('W', Family::kWindows, PartitionPrefix(partition)),
+      learners_('L', Family::kKeyed, PartitionPrefix(partition)) {
+  AddTable(windows_);
+  AddTable(learners_);
+}
+
+void LearnerTask::EncodePosition(std::string& out) const {
+  AppendBigEndian64(out, OrderedFromSigned(max_event_time_));
+}
+
+Status LearnerTask::DecodePosition(std::string_view in) {
+  if (in.size() != 8) return InternalError("bad learner task position");
+  max_event_time_ = SignedFromOrdered(ReadBigEndian64(in));
+  return Status::Ok();
+}
+
+TimestampMs LearnerTask::watermark() const {
+  if (max_event_time_ == kNoWatermark) return kNoWatermark;
+  return max_event_time_ - options_.max_out_of_orderness_ms;
+}
+
+bool LearnerTask::IsLate(TimestampMs event_time) const {
+  const TimestampMs wm = watermark();
+  if (wm == kNoWatermark) return false;
+  return op_.windows().IsFinal(op_.windows().WindowOf(event_time).end, wm);
+}
+
+LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
+  const TimestampMs wm_before = watermark();
+  if (IsLate(event.event_time_ms)) return Outcome::kLate;
+  LearnerTable::Entry& learner_entry = learners_.FindOrCreate(event.learner_id);
+  LearnerState& learner = learner_entry.value;
+  LearnerTable::MarkChanged(learner_entry);
+  op_.AddSessionTime(event.event_time_ms, learner);
+  if (emitted_bound_ != kNoWatermark) op_.PruneSessions(emitted_bound_, learner);
+  if (wm_before != kNoWatermark && !learner.pending.empty()) {
+    // Attempts whose window is final can no longer receive an outcome.
+    std::erase_if(learner.pending, [&](const LearnerState::PendingAttempt& a) {
+      return op_.windows().IsFinal(a.window_end, wm_before);
+    });
+  }
+  Outcome outcome = Outcome::kNotCounted;
+  // System events move event time and sessions but open no window of their own.
+  if (event.kind != EventKind::kSystem && event.kind != EventKind::kRetraction) {
+    const TimeWindow window = op_.windows().WindowOf(event.event_time_ms);
+    key_scratch_.clear();
+    AppendLocalWindowKey(key_scratch_, window.end, event.learner_id, event.cohort_id);
+    WindowTable::Entry& entry = windows_.FindOrCreate(key_scratch_);
+    if (!op_.Count(event, window, entry.value)) {
+      outcome = Outcome::kDuplicate;
+    } else {
+      outcome = Outcome::kCounted;
+      WindowTable::MarkChanged(entry);
+      if (event.kind == EventKind::kAttempt) {
+        ApplyAttempt(event, window, learner, entry);
+      } else if (event.kind == EventKind::kOutcome) {
+        ApplyOutcome(event, learner, entry);
+      }
+      if (learner.last_activity == kNoTime || event.event_time_ms > learner.last_activity) {
+        learner.last_activity = event.event_time_ms;
+        learner.last_cohort_id.assign(event.cohort_id);
+        learner.inactivity_reported = false;
+        Arm(event.learner_id, learner);
+      }
+    }
+  }
+  if (max_event_time_ == kNoWatermark || event.event_time_ms > max_event_time_) {
+    max_event_time_ = event.event_time_ms;
+  }
+  FireTimers();
+  return outcome;
+}
+
+void LearnerTask::ApplyAttempt(const CanonicalEvent& event, TimeWindow window,
+                               LearnerState& learner, WindowTable::Entry& window_entry) {
+  LearnerSignalsOperator::AddAttempt(event.success, window_entry.value);
+  if (event.success != Success::kUnknown && !event.skill_id.empty()) {
+    op_.Observe(event.skill_id, event.success == Success::kTrue, learner, window_entry.value);
+  }
+  if (!event.attempt_ref.empty()) {
+    LearnerState::PendingAttempt& attempt = learner.pending.emplace_back();
+    attempt.ref = StableHash64(event.attempt_ref);
+    attempt.window_end = window.end;
+    attempt.cohort_id.assign(event.cohort_id);
+    attempt.skill_id.assign(event.skill_id);
+  }
+}
+
+void LearnerTask::ApplyOutcome(const CanonicalEvent& event, LearnerState& learner,
+                               WindowTable::Entry& window_entry) {
+  // The latest earlier attempt with this Attempt id that is still open and not joined yet
+  // (attempts of final windows were pruned in Process).
+  LearnerState::PendingAttempt* match = nullptr;
+  if (!event.attempt_ref.empty()) {
+    const uint64_t ref = StableHash64(event.attempt_ref);
+    for (auto it = learner.pending.rbegin(); it != learner.pending.rend(); ++it) {
+      if (it->ref == ref && !it->joined) {
+        match = &*it;
+        break;
+      }
+    }
+  }
+  if (match == nullptr) {
+    // The grade is the only evidence of the attempt: it is an attempt of its own window.
+    LearnerSignalsOperator::AddAttempt(event.success, window_entry.value);
+    if (event.success != Success::kUnknown && !event.skill_id.empty()) {
+      op_.Observe(event.skill_id, event.success == Success::kTrue, learner, window_entry.value);
+    }
+    return;
+  }
+  match->joined = true;
+  if (event.success == Success::kUnknown) return;
+  join_key_scratch_.clear();
+  AppendLocalWindowKey(join_key_scratch_, match->window_end, event.learner_id, match->cohort_id);
+  WindowTable::Entry* target = windows_.Find(join_key_scratch_);
+  LF_CHECK(target != nullptr, "the window of a joinable attempt is open");
+  LearnerSignalsOperator::AddOutcome(event.success, target->value);
+  if (!match->skill_id.empty()) {
+    op_.Observe(match->skill_id, event.success == Success::kTrue, learner, target->value);
+  }
+  WindowTable::MarkChanged(*target);
+}
+
+void LearnerTask::Arm(std::string_view learner_id, LearnerState& learner) {
+  // Already queued: a stale deadline is moved when it fires (no set update per event).
+  if (learner.armed_deadline != kNoTime) return;
+  const TimestampMs deadline = learner.last_activity + op_.params().inactivity_ms;
+  timers_.emplace(deadline, std::string(learner_id));
+  learner.armed_deadline = deadline;
+}
+
+void LearnerTask::FireTimers() {
+  const TimestampMs wm = watermark();
+  if (wm == kNoWatermark) return;
+  while (!timers_.empty() && timers_.begin()->first <= wm) {
+    auto node = timers_.extract(timers_.begin());
+    std::string& learner_id = node.value().second;
+    LearnerTable::Entry* entry = learners_.Find(learner_id);
+    if (entry == nullptr) continue;
+    LearnerState& learner = entry->value;
+    learner.armed_deadline = kNoTime;
+    if (learner.inactivity_reported || learner.last_activity == kNoTime) continue;
+    const TimestampMs deadline = learner.last_activity + op_.params().inactivity_ms;
+    if (deadline > wm) {  // active again since it was armed
+      learner.armed_deadline = deadline;
+      node.value().first = deadline;
+      timers_.insert(std::move(node));
+      continue;
+    }
+    value_scratch_.clear();
+    LearnerSignalsOperator::AppendInactiveRecord(learner_id, learner.last_cohort_id,
+                                                 learner.last_activity, value_scratch_);
+    fired_.emplace_back(std::move(learner_id), value_scratch_);
+    learner.inactivity_reported = true;
+    LearnerTable::MarkChanged(*entry);
+  }
+}
+
+StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out) {
+  for (const auto& [learner_id, record] : fired_) {
+    LF_RETURN_IF_ERROR(out.Emit(Output::kLearnerSignals, learner_id, record));
+  }
+  fired_.clear();
+  const TimestampMs wm = watermark();
+  if (wm == kNoWatermark) return size_t{0};
+  const TumblingWindows& windows = op_.windows();
+  const TimestampMs bound = windows.FinalEndBound(wm);
+  size_t emitted = 0;
+  WindowKeyParts parts;
+  auto& entries = windows_.entries();
+  for (auto it = entries.begin(); it != entries.end();) {
+    LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
+    if (parts.window_end > bound) break;
+    const TimeWindow window{parts.window_end - windows.size_ms(), parts.window_end};
+    const LearnerTable::Entry* learner = learners_.Find(parts.key1);
+    LF_CHECK(learner != nullptr, "a learner window without learner state");
+    const LearnerWindowState& state = it->second.value;
+    const LearnerWindowSummary summary = op_.Summarize(state);
+    value_scratch_.clear();
+    op_.AppendLearnerRecord(parts.key1, parts.key2, window, state,
+                            LearnerSignalsOperator::SessionsStartingIn(learner->value, window),
+                            summary, value_scratch_);
+    LF_RETURN_IF_ERROR(out.Emit(Output::kLearnerSignals, parts.key1, value_scratch_));
+    if (options_.input_partitions > 0) {
+      LearnerSummary s;
+      s.upstream_partition = partition();
+      s.window_end = parts.window_end;
+      s.learner_hash = StableHash64(parts.key1);
+      s.struggling = summary.struggling;
+      s.attempts = state.attempts;
+      s.correct = state.correct;
+      s.mean_mastery = summary.mean_mastery;
+      s.active_minutes = state.minutes.size();
+      s.help_requests = state.help_requests;
+      s.record = value_scratch_;
+      summary_scratch_.clear();
+      AppendSummaryRecord(s, summary_scratch_);
+      LF_RETURN_IF_ERROR(out.Repartition(parts.key2, summary_scratch_));
+    }
+    it = windows_.Erase(it, /*delete_in_store=*/false);  // dropped by range in the checkpoint
+    ++emitted;
+  }
+  // Range tombstones only at window boundaries (not every millisecond the watermark moves).
+  const TimestampMs aligned = FloorDiv(bound, windows.size_ms()) * windows.size_ms();
+  if (dropped_end_bound_ == kNoWatermark || aligned > dropped_end_bound_) dropped_end_bound_ = aligned;
+  if (emitted_bound_ == kNoWatermark || aligned > emitted_bound_) emitted_bound_ = aligned;
+  if (options_.input_partitions > 0 && (marker_sent_ == kNoWatermark || aligned > marker_sent_)) {
+    WatermarkMarker marker;
+    marker.upstream_partition = partition();
+    marker.upstream_count = options_.input_partitions;
+    marker.bound = aligned;
+    summary_scratch_.clear();
+    AppendMarkerRecord(marker, summary_scratch_);
+    LF_RETURN_IF_ERROR(out.Broadcast(summary_scratch_));
+    marker_sent_ = aligned;
+  }
+  return emitted;
+}
+
+void LearnerTask::AfterLoad() {
+  timers_.clear();
+  for (auto& [learner_id, entry] : learners_.entries()) {
+    entry.value.armed_deadline = kNoTime;
+    if (!entry.value.inactivity_reported && entry.value.last_activity != kNoTime) {
+      Arm(learner_id, entry.value);
+    }
+  }
+}
+
+void LearnerTask::AfterRestore() {
+  // Windows the restored watermark has made final were emitted by the previous owner; one can be
+  // left over when a compacted changelog has dropped its tombstone.
+  const TimestampMs wm = watermark();
+  if (wm == kNoWatermark) return;
+  const TimestampMs bound = op_.windows().FinalEndBound(wm);
+  WindowKeyParts parts;
+  auto& entries = windows_.entries();
+  for (auto it = entries.begin(); it != entries.end();) {
+    if (!ParseLocalWindowKey(it->first, parts) || parts.window_end > bound) break;
+    it = windows_.Erase(it, /*delete_in_store=*/false);
+    RequestRewrite();
+  }
+}
+
+void LearnerTask::BeforeCheckpoint(StateBatch& batch, bool rewrite) {
+  if (rewrite) {
+    // The tables replace the partition's whole state; nothing else to drop.
+    stored_dropped_bound_ = dropped_end_bound_;
+    return;
+  }
+  if (dropped_end_bound_ == kNoWatermark ||
+      (stored_dropped_bound_ != kNoWatermark && dropped_end_bound_ <= stored_dropped_bound_)) {
+    return;
+  }
+  key_scratch_.clear();
+  value_scratch_.clear();
+  // Windows ending in (previous bound, bound]: [partition | previous + 1, partition | bound + 1).
+  if (stored_dropped_bound_ == kNoWatermark) {
+    AppendPartitionPrefix(key_scratch_, partition());
+  } else {
+    AppendPartitionTimeBound(key_scratch_, partition(), stored_dropped_bound_ + 1);
+  }
+  AppendPartitionTimeBound(value_scratch_, partition(), dropped_end_bound_ + 1);
+  batch.DeleteRange(Family::kWindows, key_scratch_, value_scratch_);
+  stored_dropped_bound_ = dropped_end_bound_;
+}
+
+}  // namespace learnflow

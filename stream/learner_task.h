@@ -1,0 +1,104 @@
+// LearnerTask: the learner stage's task for one input partition.
+//
+// It owns the partition's open learner windows (table 'W': (window end, learner, cohort) ->
+// LearnerWindowState), the per-learner state that outlives windows (table 'L': learner ->
+// LearnerState: BKT, session spans, Caliper attempts awaiting their outcome, last activity), the
+// partition's watermark (largest event time seen minus max_out_of_orderness) and the
+// inactivity timers (event time; rebuilt from table 'L', not stored). Processing is
+// deterministic in record order, so a replay from the last checkpoint gives byte-identical
+// records. The rules are those of docs/signals.md.
+//
+// Outputs (EmitFinal): the `inactive` records timers fired, then one `learner_window` record per
+// window made final by the watermark (in window-end, learner, cohort order), each also sent to
+// the repartition topic as a summary for the cohort stage; then, when the watermark has passed a
+// window boundary, a watermark marker to every repartition partition.
+//
+// Lifecycle and threading: see TaskBase.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/event.h"
+#include "core/status.h"
+#include "operators/learner_signals.h"
+#include "state/state_store.h"
+#include "stream/keyed_table.h"
+#include "stream/task_base.h"
+
+namespace learnflow {
+
+struct LearnerTaskOptions {
+  TimestampMs max_out_of_orderness_ms = 60000;
+  // Partitions of the input topic (carried in watermark markers); 0: no cohort stage downstream.
+  int32_t input_partitions = 0;
+};
+
+class LearnerTask final : public TaskBase {
+ public:
+  static constexpr TimestampMs kNoWatermark = std::numeric_limits<TimestampMs>::min();
+
+  LearnerTask(int32_t partition, const LearnerSignalsOperator& op, const LearnerTaskOptions& options);
+
+  enum class Outcome { kCounted, kDuplicate, kLate, kNotCounted };
+  // Applies one valid event. REQUIRES: the event has a learner and a valid time.
+  Outcome Process(const CanonicalEvent& event);
+  // Whether an event at `event_time` would be late now.
+  bool IsLate(TimestampMs event_time) const;
+
+  // Sends the records of fired timers and of windows made final, and forgets those windows.
+  // Returns the number of learner window records, or the first error of `out` (the window is
+  // then kept).
+  StatusOr<size_t> EmitFinal(TaskOutput& out);
+
+  TimestampMs watermark() const;
+  size_t open_windows() const { return windows_.size(); }
+  size_t learners() const { return learners_.size(); }
+
+ private:
+  using WindowTable = KeyedTable<LearnerWindowState>;
+  using LearnerTable = KeyedTable<LearnerState>;
+
+  void EncodePosition(std::string& out) const override;
+  Status DecodePosition(std::string_view in) override;
+  void AfterLoad() override;
+  void AfterRestore() override;
+  void BeforeCheckpoint(StateBatch& batch, bool rewrite) override;
+
+  void ApplyAttempt(const CanonicalEvent& event, TimeWindow window, LearnerState& learner,
+                    WindowTable::Entry& window_entry);
+  void ApplyOutcome(const CanonicalEvent& event, LearnerState& learner,
+                    WindowTable::Entry& window_entry);
+  void Arm(std::string_view learner_id, LearnerState& learner);
+  void FireTimers();
+
+  const LearnerSignalsOperator& op_;
+  LearnerTaskOptions options_;
+  WindowTable windows_;
+  LearnerTable learners_;
+  TimestampMs max_event_time_ = kNoWatermark;
+  // Windows with end <= this bound have been emitted and must be dropped from the store.
+  TimestampMs dropped_end_bound_ = kNoWatermark;
+  // The bound already deleted in the store (range tombstones only when it advances).
+  TimestampMs stored_dropped_bound_ = kNoWatermark;
+  // In memory only: the window-aligned bound through which windows were emitted (session spans
+  // ending well before it are forgotten), and the last marker bound sent downstream.
+  TimestampMs emitted_bound_ = kNoWatermark;
+  TimestampMs marker_sent_ = kNoWatermark;
+  // Inactivity timers: (deadline, learner id). A learner is in here at most once
+  // (LearnerState::armed_deadline); a stale deadline is re-armed when it fires.
+  std::set<std::pair<TimestampMs, std::string>, std::less<>> timers_;
+  // Records of fired timers, sent at the next EmitFinal: (learner id, record).
+  std::vector<std::pair<std::string, std::string>> fired_;
+  std::string key_scratch_;
+  std::string join_key_scratch_;
+  std::string value_scratch_;
+  std::string summary_scratch_;
+};
+
+}  // namespace learnflow
