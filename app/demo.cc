@@ -149,15 +149,18 @@ int DemoCommand(const DemoArgs& args) {
       "learnflow demo\n"
       "  bootstrap.servers=%s\n"
       "  input:   %s (simulated learners: %lld, %.0f events/s, xAPI + Caliper + Moodle)\n"
-      "  outputs: %s, %s\n"
+      "  outputs: %s, %s, %s, %s\n"
       "  state:   %s\n"
       "  metrics: http://%s/metrics   health: http://%s/healthz   ready: http://%s/readyz\n"
       "  look:    kcat -b %s -C -t %s -o beginning\n"
+      "  alerts:  kcat -b %s -C -t %s -o beginning\n"
       "Ctrl-C to stop.\n",
       bootstrap.c_str(), config->topics.input.c_str(), static_cast<long long>(args.learners),
-      args.rate, config->topics.learner_signals.c_str(), config->topics.dead_letter.c_str(),
+      args.rate, config->topics.learner_signals.c_str(), config->topics.cohort_signals.c_str(),
+      config->topics.alerts.c_str(), config->topics.dead_letter.c_str(),
       state_dir.c_str(), (*runner)->http_address().c_str(), (*runner)->http_address().c_str(),
-      (*runner)->http_address().c_str(), bootstrap.c_str(), config->topics.learner_signals.c_str());
+      (*runner)->http_address().c_str(), bootstrap.c_str(), config->topics.learner_signals.c_str(),
+      bootstrap.c_str(), config->topics.alerts.c_str());
   std::fflush(stdout);
 
   std::atomic<bool> engine_failed{false};
@@ -176,7 +179,10 @@ int DemoCommand(const DemoArgs& args) {
   client.properties = {{"session.timeout.ms", "6000"}, {"heartbeat.interval.ms", "500"}};
   StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(client);
   StatusOr<std::unique_ptr<KafkaSource>> tail = KafkaSource::Create(client, config->topics.learner_signals);
-  if (!sink.ok() || !tail.ok()) {
+  KafkaClientOptions alert_client = client;
+  alert_client.group_id = "learnflow-demo-alert-watcher";
+  StatusOr<std::unique_ptr<KafkaSource>> alert_tail = KafkaSource::Create(alert_client, config->topics.alerts);
+  if (!sink.ok() || !tail.ok() || !alert_tail.ok()) {
     std::fprintf(stderr, "learnflow demo: cannot create Kafka clients\n");
     RequestStop();
     engine_thread.join();
@@ -185,6 +191,9 @@ int DemoCommand(const DemoArgs& args) {
   TopicWatcher watcher;
   if (!(*tail)->Subscribe(watcher).ok()) RequestStop();
   std::thread watcher_thread([&] { watcher.Run(**tail, StopRequested()); });
+  TopicWatcher alert_watcher;
+  if (!(*alert_tail)->Subscribe(alert_watcher).ok()) RequestStop();
+  std::thread alert_watcher_thread([&] { alert_watcher.Run(**alert_tail, StopRequested()); });
 
   std::thread simulator_thread([&] {
     Status s = ProduceSimulated(**sink, config->topics.input, history, args.rate, StopRequested());
@@ -204,22 +213,30 @@ int DemoCommand(const DemoArgs& args) {
 
   const auto started = std::chrono::steady_clock::now();
   bool shown_sample = false;
+  uint64_t alerts_shown = 0;
   while (!WaitForStop(5000)) {
     const EngineCounters& c = (*runner)->counters();
     uint64_t invalid = 0;
     for (const auto& v : c.invalid) invalid += v.load();
     const TimestampMs wm = c.min_watermark_ms.load();
-    std::printf("[%4llds] events in %llu, invalid/late %llu, learner windows out %llu, watermark %s\n",
+    std::printf("[%4llds] events in %llu, invalid/late %llu, learner records out %llu, cohort windows "
+                "out %llu, alerts %llu, watermark %s\n",
                 static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
                                            std::chrono::steady_clock::now() - started)
                                            .count()),
                 static_cast<unsigned long long>(c.consumed.load()),
                 static_cast<unsigned long long>(invalid),
                 static_cast<unsigned long long>(watcher.records.load()),
+                static_cast<unsigned long long>(c.cohort_records.load()),
+                static_cast<unsigned long long>(alert_watcher.records.load()),
                 wm == 0 ? "-" : FormatIso8601Millis(wm).c_str());
     if (!shown_sample && watcher.records.load() > 0) {
       std::printf("  sample learner signal: %s\n", watcher.Latest().c_str());
       shown_sample = true;
+    }
+    if (alert_watcher.records.load() > alerts_shown) {
+      alerts_shown = alert_watcher.records.load();
+      std::printf("  latest alert: %s\n", alert_watcher.Latest().c_str());
     }
     std::fflush(stdout);
   }
@@ -228,9 +245,11 @@ int DemoCommand(const DemoArgs& args) {
   std::fflush(stdout);
   simulator_thread.join();
   watcher_thread.join();
+  alert_watcher_thread.join();
   engine_thread.join();
   sink->reset();
   tail->reset();
+  alert_tail->reset();
   runner->reset();
   if (temporary_state) {
     std::error_code ec;

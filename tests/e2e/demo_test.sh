@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `learnflow demo` shows learner signals arriving, then stops cleanly on SIGTERM (exit 0).
+# `learnflow demo` shows learner signals arriving, a struggling cohort's alert firing (on the
+# alerts topic and in /metrics), then stops cleanly on SIGTERM (exit 0).
 # Usage: demo_test.sh /path/to/learnflow
 set -euo pipefail
 learnflow="$1"
@@ -38,6 +39,33 @@ consumed = [l for l in body.splitlines() if l.startswith("learnflow_events_consu
 assert consumed and float(consumed[0].split()[-1]) > 0, body[:2000]
 print("metrics:", consumed[0])
 PY
+
+# A struggling cohort's alert fires: the demo shows it from the alerts topic, and /metrics shows
+# learnflow_cohort_alert_firing 1 for a cohort. Each status line (every 5 s) is a chance to
+# scrape; the alert is transient (it resolves when the class hour ends), so scrape on every line.
+got_alert=0
+got_gauge=0
+lines=0
+while [ "$lines" -lt 40 ] && read -r -t 90 -u 3 line; do
+  lines=$((lines + 1))
+  echo "demo: $line"
+  case "$line" in
+    *'latest alert: {"kind":"alert","schema_version":1,"type":"struggling_cohort","state":"firing"'*) got_alert=1 ;;
+  esac
+  if [ "$got_gauge" -eq 0 ] && /usr/bin/python3 - "$metrics_url" <<'PY'
+import sys, urllib.request
+body = urllib.request.urlopen(sys.argv[1], timeout=30).read().decode()
+firing = [l for l in body.splitlines()
+          if l.startswith("learnflow_cohort_alert_firing{") and float(l.split()[-1]) == 1]
+if not firing:
+    sys.exit(1)
+print("metrics:", firing[0])
+PY
+  then got_gauge=1; fi
+  [ "$got_alert" -eq 1 ] && [ "$got_gauge" -eq 1 ] && break
+done
+[ "$got_alert" -eq 1 ] || { echo "no firing alert on the alerts topic"; cat "$work/err"; exit 1; }
+[ "$got_gauge" -eq 1 ] || { echo "no cohort with learnflow_cohort_alert_firing 1 in /metrics"; exit 1; }
 
 kill -TERM "$demo_pid"
 status=0
