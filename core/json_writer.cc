@@ -48,4 +48,12 @@ void AppendJsonDouble(std::string& out, double value) {
   out.append(buf, result.ptr);
 }
 
+void AppendJsonOptional(std::string& out, const std::optional<double>& value) {
+  if (value) {
+    AppendJsonDouble(out, *value);
+  } else {
+    out += "null";
+  }
+}
+
 }  // namespace learnflow

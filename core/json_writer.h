@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,7 @@ void AppendJsonString(std::string& out, std::string_view value);
 void AppendJsonInt(std::string& out, int64_t value);
 // NaN and infinities are written as null.
 void AppendJsonDouble(std::string& out, double value);
+// A number, or null when `value` is empty.
+void AppendJsonOptional(std::string& out, const std::optional<double>& value);
 
 }  // namespace learnflow

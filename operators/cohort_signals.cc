@@ -12,13 +12,6 @@ namespace {
 constexpr uint8_t kCohortWindowVersion = 1;
 constexpr uint8_t kCohortStateVersion = 1;
 
-void AppendOptional(std::string& out, const std::optional<double>& v) {
-  if (v) {
-    AppendJsonDouble(out, *v);
-  } else {
-    out += "null";
-  }
-}
 
 void AppendBounds(TimeWindow window, std::string& out) {
   out += R"(,"window_start":")";
@@ -196,9 +189,9 @@ void CohortSignalsOperator::AppendCohortRecord(std::string_view cohort_id, TimeW
   out += R"(,"struggling_share":)";
   AppendJsonDouble(out, s.struggling_share);
   out += R"(,"accuracy":)";
-  AppendOptional(out, s.accuracy);
+  AppendJsonOptional(out, s.accuracy);
   out += R"(,"mean_mastery":)";
-  AppendOptional(out, s.mean_mastery);
+  AppendJsonOptional(out, s.mean_mastery);
   out += R"(,"active_minutes":)";
   AppendJsonInt(out, s.active_minutes);
   out += R"(,"help_requests":)";

@@ -233,18 +233,6 @@ LearnerWindowSummary LearnerSignalsOperator::Summarize(const LearnerWindowState&
   return s;
 }
 
-namespace {
-
-void AppendOptional(std::string& out, const std::optional<double>& v) {
-  if (v) {
-    AppendJsonDouble(out, *v);
-  } else {
-    out += "null";
-  }
-}
-
-}  // namespace
-
 void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
                                                  std::string_view cohort_id, TimeWindow window,
                                                  const LearnerWindowState& state, int64_t sessions,
@@ -271,7 +259,7 @@ void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
   out += R"(,"correct":)";
   AppendJsonInt(out, static_cast<int64_t>(state.correct));
   out += R"(,"accuracy":)";
-  AppendOptional(out, summary.accuracy);
+  AppendJsonOptional(out, summary.accuracy);
   out += R"(,"help_requests":)";
   AppendJsonInt(out, static_cast<int64_t>(state.help_requests));
   out += R"(,"active_minutes":)";
@@ -288,7 +276,7 @@ void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
     AppendJsonDouble(out, p);
   }
   out += R"(},"mean_mastery":)";
-  AppendOptional(out, summary.mean_mastery);
+  AppendJsonOptional(out, summary.mean_mastery);
   out += R"(,"struggling":)";
   out += summary.struggling ? "true" : "false";
   out += '}';

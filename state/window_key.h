@@ -45,6 +45,11 @@ inline bool ParseLocalWindowKey(std::string_view key, WindowKeyParts& parts) {
 inline void AppendPartitionPrefix(std::string& out, int32_t partition) {
   AppendBigEndian32(out, static_cast<uint32_t>(partition));
 }
+inline std::string PartitionPrefix(int32_t partition) {
+  std::string prefix;
+  AppendPartitionPrefix(prefix, partition);
+  return prefix;
+}
 inline void AppendPartitionTimeBound(std::string& out, int32_t partition, TimestampMs end) {
   AppendBigEndian32(out, static_cast<uint32_t>(partition));
   AppendBigEndian64(out, OrderedFromSigned(end));

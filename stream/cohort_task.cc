@@ -7,12 +7,6 @@
 namespace learnflow {
 namespace {
 
-std::string PartitionPrefix(int32_t partition) {
-  std::string prefix;
-  AppendPartitionPrefix(prefix, partition);
-  return prefix;
-}
-
 // Meta key of a repartition partition's position: "cpos/" + BE32(partition).
 std::string PositionKey(int32_t partition) { return "cpos/" + PartitionPrefix(partition); }
 

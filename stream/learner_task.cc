@@ -10,12 +10,6 @@
 namespace learnflow {
 namespace {
 
-std::string PartitionPrefix(int32_t partition) {
-  std::string prefix;
-  AppendPartitionPrefix(prefix, partition);
-  return prefix;
-}
-
 // Meta key of a partition's position: "pos/" + BE32(partition).
 std::string PositionKey(int32_t partition) { return "pos/" + PartitionPrefix(partition); }
 
