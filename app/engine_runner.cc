@@ -116,6 +116,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   options.cohort_changelog_topic = cohort_changelog_topic;
   options.signals = SignalParamsFrom(config);
   options.max_out_of_orderness_ms = config.processing.max_out_of_orderness_ms;
+  options.idle_timeout_ms = config.processing.idle_timeout_ms;
   options.commit_interval_ms = config.processing.commit_interval_ms;
   options.max_message_bytes = static_cast<size_t>(config.processing.max_message_bytes);
   options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);

@@ -36,6 +36,7 @@ Engine::Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder
                 [this] { return Commit(); }, counters_),
       state_batch_(store) {
   learner_options_.max_out_of_orderness_ms = options_.max_out_of_orderness_ms;
+  learner_options_.idle_timeout_ms = options_.idle_timeout_ms;
   batch_.reserve(options_.max_poll_records);
 }
 
@@ -201,11 +202,11 @@ void Engine::OnCohortWindow(std::string_view cohort_id, const CohortWindowSummar
   if (cohort_observer_) cohort_observer_(cohort_id, summary, firing);
 }
 
-Status Engine::EmitFinal() {
+Status Engine::EmitFinal(TimestampMs now_ms) {
   TimestampMs min_wm = LearnerTask::kNoWatermark;
   bool any = false;
   LF_RETURN_IF_ERROR(learners_.ForEachActive([&](LearnerTask& task) -> Status {
-    LF_RETURN_IF_ERROR(task.EmitFinal(*this).status());
+    LF_RETURN_IF_ERROR(task.EmitFinal(*this, now_ms).status());
     const TimestampMs wm = task.watermark();
     if (wm != LearnerTask::kNoWatermark && (!any || wm < min_wm)) {
       min_wm = wm;
@@ -278,7 +279,9 @@ Status Engine::RunOnce() {
   counters_.broker_reachable.store(learners_.source().BrokersReachable(), std::memory_order_relaxed);
   const auto batch_started = std::chrono::steady_clock::now();
   const bool had_input = !batch_.empty();
-  FeedBatch(learners_, batch_, [this](const InputMessage& m, LearnerTask& t) {
+  const TimestampMs now_ms = clock_.NowMs();
+  FeedBatch(learners_, batch_, [this, now_ms](const InputMessage& m, LearnerTask& t) {
+    t.MarkActive(now_ms);
     ProcessMessage(m, t);
     MaybeCrash(CrashPoint::kMidBatch);
   });
@@ -287,7 +290,7 @@ Status Engine::RunOnce() {
     // The record is not queued but its input is marked consumed: never commit past it.
     return AbortedError("send failed: " + std::exchange(sink_error_, Status()).message());
   }
-  LF_RETURN_IF_ERROR(EmitFinal());
+  LF_RETURN_IF_ERROR(EmitFinal(now_ms));
   if (had_input) {
     counters_.processing_latency.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_started).count());

@@ -64,6 +64,9 @@ struct EngineOptions {
   size_t max_restore_records_per_poll = 10000;
   SignalParams signals;  // windows, sessions, BKT, thresholds
   TimestampMs max_out_of_orderness_ms = 60000;
+  // An input partition without records for this long is idle: cohort windows stop waiting for
+  // it (processing.idle_timeout_ms). 0 disables idleness.
+  TimestampMs idle_timeout_ms = 0;
   TimestampMs commit_interval_ms = 1000;
   TimestampMs max_future_ms = kMsPerDay;  // events further ahead of the wall clock are invalid
   size_t max_message_bytes = 1 << 20;
@@ -108,7 +111,7 @@ class Engine final : private TaskOutput {
   void DeadLetter(std::string_view topic, const InputMessage& message, std::string_view payload,
                   RejectReason reason, int event_index);
   Status PollCohortStage();
-  Status EmitFinal();
+  Status EmitFinal(TimestampMs now_ms);
   Status Backpressure();
   Status CommitCycle();
   Status FlushOutputs();

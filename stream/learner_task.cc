@@ -178,7 +178,32 @@ void LearnerTask::FireTimers() {
   }
 }
 
-StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out) {
+void LearnerTask::MarkActive(TimestampMs now_ms) {
+  last_active_ms_ = now_ms;
+  if (idle_sent_) {
+    idle_sent_ = false;
+    marker_sent_ = kNoWatermark;  // the next EmitFinal says "active" with the current bound
+  }
+}
+
+Status LearnerTask::SendMarker(TaskOutput& out, TimestampMs bound, bool idle) {
+  WatermarkMarker marker;
+  marker.upstream_partition = partition();
+  marker.upstream_count = options_.input_partitions;
+  marker.bound = bound;
+  marker.idle = idle;
+  summary_scratch_.clear();
+  AppendMarkerRecord(marker, summary_scratch_);
+  return out.Broadcast(summary_scratch_);
+}
+
+StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
+  if (last_active_ms_ == kNoWatermark) last_active_ms_ = now_ms;  // idle time counts from here
+  if (options_.input_partitions > 0 && options_.idle_timeout_ms > 0 && !idle_sent_ &&
+      now_ms - last_active_ms_ >= options_.idle_timeout_ms) {
+    LF_RETURN_IF_ERROR(SendMarker(out, marker_sent_, /*idle=*/true));
+    idle_sent_ = true;
+  }
   for (const auto& [learner_id, record] : fired_) {
     LF_RETURN_IF_ERROR(out.Emit(Output::kLearnerSignals, learner_id, record));
   }
@@ -226,14 +251,9 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out) {
   const TimestampMs aligned = FloorDiv(bound, windows.size_ms()) * windows.size_ms();
   if (dropped_end_bound_ == kNoWatermark || aligned > dropped_end_bound_) dropped_end_bound_ = aligned;
   if (emitted_bound_ == kNoWatermark || aligned > emitted_bound_) emitted_bound_ = aligned;
-  if (options_.input_partitions > 0 && (marker_sent_ == kNoWatermark || aligned > marker_sent_)) {
-    WatermarkMarker marker;
-    marker.upstream_partition = partition();
-    marker.upstream_count = options_.input_partitions;
-    marker.bound = aligned;
-    summary_scratch_.clear();
-    AppendMarkerRecord(marker, summary_scratch_);
-    LF_RETURN_IF_ERROR(out.Broadcast(summary_scratch_));
+  if (options_.input_partitions > 0 && !idle_sent_ &&
+      (marker_sent_ == kNoWatermark || aligned > marker_sent_)) {
+    LF_RETURN_IF_ERROR(SendMarker(out, aligned, /*idle=*/false));
     marker_sent_ = aligned;
   }
   return emitted;

@@ -37,6 +37,9 @@ struct LearnerTaskOptions {
   TimestampMs max_out_of_orderness_ms = 60000;
   // Partitions of the input topic (carried in watermark markers); 0: no cohort stage downstream.
   int32_t input_partitions = 0;
+  // A partition without records for this long (wall clock) tells the cohort stage it is idle, so
+  // cohort windows do not wait for it (DESIGN §7); 0 disables idleness.
+  TimestampMs idle_timeout_ms = 0;
 };
 
 class LearnerTask final : public TaskBase {
@@ -51,10 +54,15 @@ class LearnerTask final : public TaskBase {
   // Whether an event at `event_time` would be late now.
   bool IsLate(TimestampMs event_time) const;
 
-  // Sends the records of fired timers and of windows made final, and forgets those windows.
-  // Returns the number of learner window records, or the first error of `out` (the window is
-  // then kept).
-  StatusOr<size_t> EmitFinal(TaskOutput& out);
+  // The partition had records at wall-clock time `now_ms` (idleness).
+  void MarkActive(TimestampMs now_ms);
+
+  // Sends the records of fired timers and of windows made final, and forgets those windows; then
+  // a watermark marker when the bound moved, or an idle marker once the partition has had no
+  // records for idle_timeout_ms at wall-clock `now_ms`. Returns the number of learner window
+  // records, or the first error of `out` (the window is then kept).
+  StatusOr<size_t> EmitFinal(TaskOutput& out, TimestampMs now_ms = 0);
+  bool idle() const { return idle_sent_; }
 
   TimestampMs watermark() const;
   size_t open_windows() const { return windows_.size(); }
@@ -75,6 +83,7 @@ class LearnerTask final : public TaskBase {
   void ApplyOutcome(const CanonicalEvent& event, LearnerState& learner,
                     WindowTable::Entry& window_entry);
   void Arm(std::string_view learner_id, LearnerState& learner);
+  Status SendMarker(TaskOutput& out, TimestampMs bound, bool idle);
   void FireTimers();
 
   const LearnerSignalsOperator& op_;
@@ -90,6 +99,10 @@ class LearnerTask final : public TaskBase {
   // ending well before it are forgotten), and the last marker bound sent downstream.
   TimestampMs emitted_bound_ = kNoWatermark;
   TimestampMs marker_sent_ = kNoWatermark;
+  // Wall clock of the last record (or of the first EmitFinal), and whether the last marker sent
+  // said idle.
+  TimestampMs last_active_ms_ = kNoWatermark;
+  bool idle_sent_ = false;
   // Inactivity timers: (deadline, learner id). A learner is in here at most once
   // (LearnerState::armed_deadline); a stale deadline is re-armed when it fires.
   std::set<std::pair<TimestampMs, std::string>, std::less<>> timers_;

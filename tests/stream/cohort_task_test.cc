@@ -40,9 +40,10 @@ std::string Summary(int32_t upstream, TimestampMs end, const std::string& learne
   return out;
 }
 
-std::string Marker(int32_t upstream, TimestampMs bound) {
+std::string Marker(int32_t upstream, TimestampMs bound, bool idle = false) {
   std::string out;
-  AppendMarkerRecord(WatermarkMarker{.upstream_partition = upstream, .upstream_count = 2, .bound = bound}, out);
+  AppendMarkerRecord(
+      WatermarkMarker{.upstream_partition = upstream, .upstream_count = 2, .bound = bound, .idle = idle}, out);
   return out;
 }
 
@@ -75,6 +76,23 @@ TEST(CohortTaskTest, WindowIsFinalOnlyWhenEveryUpstreamPartitionHasPassedIt) {
   ASSERT_EQ(out.alerts.size(), 2u);
   EXPECT_NE(out.alerts[1].second.find(R"("state":"resolved")"), std::string::npos);
   EXPECT_EQ(task.Process("c", "garbage"), CohortTask::Outcome::kInvalid);
+}
+
+TEST(CohortTaskTest, AnIdleUpstreamIsNotWaitedForAndItsLaterRecordsAreLate) {
+  const CohortSignalsOperator op(SignalParams{.min_cohort_size = 1});
+  CohortTask task(0, op);
+  Collector out;
+  task.Process("c", Summary(0, kHour, "a", false));
+  task.Process("c", Marker(0, 2 * kHour));
+  ASSERT_OK(task.EmitFinal(out).status());
+  EXPECT_TRUE(out.cohorts.empty()) << "upstream 1 has not spoken";
+  task.Process("c", Marker(1, CohortTask::kNoBound, /*idle=*/true));
+  ASSERT_OK(task.EmitFinal(out).status());
+  ASSERT_EQ(out.cohorts.size(), 1u) << "the idle upstream is not waited for";
+  // Upstream 1 comes back with a record for the window already emitted: late, not a replay.
+  EXPECT_EQ(task.Process("c", Summary(1, kHour, "b", false)), CohortTask::Outcome::kLate);
+  task.Process("c", Marker(1, kHour));  // active again, behind upstream 0
+  EXPECT_EQ(task.FinalBound(), kHour);
 }
 
 TEST(CohortTaskTest, CheckpointKeepsOpenWindowsMarkersAndAlertState) {

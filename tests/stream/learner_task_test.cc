@@ -1,5 +1,7 @@
 #include "stream/learner_task.h"
 
+#include "operators/cohort_signals.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -232,6 +234,46 @@ TEST_F(LearnerTaskTest, SystemEventsMoveEventTimeButOpenNoWindow) {
   EXPECT_EQ(task.Process(launched), LearnerTask::Outcome::kNotCounted);
   EXPECT_EQ(task.open_windows(), 0u);
   EXPECT_EQ(task.watermark(), 9 * kMinute);
+}
+
+TEST_F(LearnerTaskTest, APartitionWithoutRecordsForTheIdleTimeoutSaysSoOnceThenResumes) {
+  LearnerTask task(1, op_, LearnerTaskOptions{.max_out_of_orderness_ms = kMinute,
+                                              .input_partitions = 2, .idle_timeout_ms = 1000});
+  class Markers final : public TaskOutput {
+   public:
+    Status Emit(Output, std::string_view, std::string_view) override { return Status::Ok(); }
+    Status Repartition(std::string_view, std::string_view) override { return Status::Ok(); }
+    Status Broadcast(std::string_view value) override {
+      LearnerSummary s;
+      WatermarkMarker m;
+      EXPECT_EQ(ParseRepartitionRecord(value, s, m), RepartitionRecordType::kMarker);
+      markers.push_back(m);
+      return Status::Ok();
+    }
+    void OnCohortWindow(std::string_view, const CohortWindowSummary&, bool) override {}
+    std::vector<WatermarkMarker> markers;
+  } out;
+  task.MarkActive(5000);
+  task.Process(Event("a", "l", 2 * kHour));
+  ASSERT_OK(task.EmitFinal(out, 5000).status());
+  ASSERT_EQ(out.markers.size(), 1u);
+  EXPECT_FALSE(out.markers[0].idle);
+  EXPECT_EQ(out.markers[0].upstream_partition, 1);
+  EXPECT_EQ(out.markers[0].upstream_count, 2);
+  EXPECT_EQ(out.markers[0].bound, kHour);
+  ASSERT_OK(task.EmitFinal(out, 5999).status());
+  EXPECT_EQ(out.markers.size(), 1u) << "not idle yet";
+  ASSERT_OK(task.EmitFinal(out, 6000).status());
+  ASSERT_EQ(out.markers.size(), 2u);
+  EXPECT_TRUE(out.markers[1].idle);
+  ASSERT_OK(task.EmitFinal(out, 9000).status());
+  EXPECT_EQ(out.markers.size(), 2u) << "idleness is said once";
+  task.MarkActive(9500);
+  task.Process(Event("b", "l", 2 * kHour + kMinute));
+  ASSERT_OK(task.EmitFinal(out, 9500).status());
+  ASSERT_EQ(out.markers.size(), 3u);
+  EXPECT_FALSE(out.markers[2].idle) << "active again, with its bound";
+  EXPECT_EQ(out.markers[2].bound, kHour);
 }
 
 TEST_F(LearnerTaskTest, CorruptChangelogRecordIsAnError) {
