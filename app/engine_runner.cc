@@ -95,7 +95,12 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   }
   LF_RETURN_IF_ERROR(EnsureInternalTopic(client, changelog_topic, *input_partitions));
   LF_RETURN_IF_ERROR(EnsureInternalTopic(client, repartition_topic, *input_partitions, /*compact=*/false));
-  LF_RETURN_IF_ERROR(EnsureInternalTopic(client, cohort_changelog_topic, *input_partitions));
+  // Summaries are spread over every partition of the repartition topic, so markers must reach
+  // every one of them too, and the cohort changelog needs one partition per cohort task (the
+  // repartition topic may have more partitions than the input).
+  StatusOr<int> repartition_partitions = TopicPartitionCount(client, repartition_topic);
+  if (!repartition_partitions.ok()) return repartition_partitions.status();
+  LF_RETURN_IF_ERROR(EnsureInternalTopic(client, cohort_changelog_topic, *repartition_partitions));
   LF_ASSIGN_OR_RETURN(impl->changelog, KafkaChangelogReader::Create(client, changelog_topic));
   // The cohort stage consumes the repartition topic in a group of its own.
   KafkaClientOptions cohort_client = client;
@@ -111,7 +116,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   options.dead_letter_topic = config.topics.dead_letter;
   options.changelog_topic = changelog_topic;
   options.repartition_topic = repartition_topic;
-  options.repartition_partitions = *input_partitions;
+  options.repartition_partitions = *repartition_partitions;
   options.input_partitions = *input_partitions;
   options.cohort_changelog_topic = cohort_changelog_topic;
   options.signals = SignalParamsFrom(config);

@@ -283,7 +283,7 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
          "Struggling learners / active learners in the cohort's latest final window.",
          [](const CohortGaugeValues& v) -> std::optional<double> { return v.struggling_ratio; }},
         {"learnflow_cohort_accuracy_ratio",
-         "Correct / attempts with known success in the cohort's latest final window.",
+         "Correct / attempts (sum over learners) in the cohort's latest final window.",
          [](const CohortGaugeValues& v) { return v.accuracy_ratio; }},
         {"learnflow_cohort_mastery_mean",
          "Mean of the learners' mean mastery in the cohort's latest final window.",
