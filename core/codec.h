@@ -71,13 +71,11 @@ class ByteReader {
     return true;
   }
   bool String(std::string_view& s) {
+    ByteReader rest = *this;  // consume nothing unless the whole string is there
     uint32_t n = 0;
-    if (in_.size() < 4) return false;
-    std::string_view rest = in_.substr(4);
-    ByteReader(in_).U32(n);
-    if (rest.size() < n) return false;
-    s = rest.substr(0, n);
-    in_ = rest.substr(n);
+    if (!rest.U32(n) || rest.in_.size() < n) return false;
+    s = rest.in_.substr(0, n);
+    in_ = rest.in_.substr(n);
     return true;
   }
   // A count of items of at least `min_item_bytes` each that the rest of the input can hold.

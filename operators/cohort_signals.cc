@@ -13,14 +13,6 @@ constexpr uint8_t kCohortWindowVersion = 1;
 constexpr uint8_t kCohortStateVersion = 1;
 
 
-void AppendBounds(TimeWindow window, std::string& out) {
-  out += R"(,"window_start":")";
-  AppendIso8601Millis(window.start, out);
-  out += R"(","window_end":")";
-  AppendIso8601Millis(window.end, out);
-  out += '"';
-}
-
 }  // namespace
 
 void AppendSummaryRecord(const LearnerSummary& s, std::string& out) {
@@ -181,7 +173,7 @@ void CohortSignalsOperator::AppendCohortRecord(std::string_view cohort_id, TimeW
                                                std::string& out) const {
   out += R"({"kind":"cohort_window","schema_version":1,"cohort_id":)";
   AppendJsonString(out, cohort_id);
-  AppendBounds(window, out);
+  AppendWindowBounds(window, out);
   out += R"(,"active_learners":)";
   AppendJsonInt(out, s.active_learners);
   out += R"(,"struggling_learners":)";
@@ -205,7 +197,7 @@ void CohortSignalsOperator::AppendAlert(std::string_view cohort_id, TimeWindow w
   out += firing ? "firing" : "resolved";
   out += R"(","cohort_id":)";
   AppendJsonString(out, cohort_id);
-  AppendBounds(window, out);
+  AppendWindowBounds(window, out);
   out += R"(,"active_learners":)";
   AppendJsonInt(out, s.active_learners);
   out += R"(,"struggling_share":)";

@@ -135,6 +135,14 @@ Status LearnerState::Decode(std::string_view bytes) {
   return Status::Ok();
 }
 
+void AppendWindowBounds(TimeWindow window, std::string& out) {
+  out += R"(,"window_start":")";
+  AppendIso8601Millis(window.start, out);
+  out += R"(","window_end":")";
+  AppendIso8601Millis(window.end, out);
+  out += '"';
+}
+
 LearnerSignalsOperator::LearnerSignalsOperator(const SignalParams& params)
     : params_(params), windows_(params.window_size_ms, params.grace_ms) {}
 
@@ -248,11 +256,8 @@ void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
   }
   out += R"(,"cohort_id":)";
   AppendJsonString(out, cohort_id);
-  out += R"(,"window_start":")";
-  AppendIso8601Millis(window.start, out);
-  out += R"(","window_end":")";
-  AppendIso8601Millis(window.end, out);
-  out += R"(","events":)";
+  AppendWindowBounds(window, out);
+  out += R"(,"events":)";
   AppendJsonInt(out, static_cast<int64_t>(state.events));
   out += R"(,"attempts":)";
   AppendJsonInt(out, static_cast<int64_t>(state.attempts));

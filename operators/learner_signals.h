@@ -98,6 +98,9 @@ struct LearnerWindowSummary {
   bool struggling = false;
 };
 
+// Appends `,"window_start":"<ISO>","window_end":"<ISO>"` (the bounds of every windowed record).
+void AppendWindowBounds(TimeWindow window, std::string& out);
+
 class LearnerSignalsOperator {
  public:
   explicit LearnerSignalsOperator(const SignalParams& params);

@@ -66,7 +66,6 @@ class LearnerTask final : public TaskBase {
 
   TimestampMs watermark() const;
   size_t open_windows() const { return windows_.size(); }
-  size_t learners() const { return learners_.size(); }
 
  private:
   using WindowTable = KeyedTable<LearnerWindowState>;
