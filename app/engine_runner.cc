@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "app/query_api.h"
 #include "connectors/decoders/event_decoder.h"
 #include "connectors/http_server.h"
 #include "connectors/kafka_client.h"
@@ -13,6 +14,7 @@
 #include "core/codec.h"
 #include "state/state_store.h"
 #include "stream/engine.h"
+#include "stream/state_queries.h"
 
 namespace learnflow {
 
@@ -47,6 +49,7 @@ class EngineRunner::Impl {
   std::unique_ptr<EventDecoder> decoder;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<MetricsRegistry> metrics;
+  std::unique_ptr<StateQueries> queries;
   std::unique_ptr<HttpServer> http;  // declared last: stopped before what it reads
   std::atomic<bool> running{false};
   std::atomic<bool> failed{false};
@@ -125,6 +128,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   options.commit_interval_ms = config.processing.commit_interval_ms;
   options.max_message_bytes = static_cast<size_t>(config.processing.max_message_bytes);
   options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);
+  if (config.privacy.pseudonymize_learner_ids) options.pseudonymization_key = config.privacy.key;
   impl->engine = std::make_unique<Engine>(options, *impl->source, *impl->sink, *impl->decoder,
                                           *impl->store, SystemClock(), impl->changelog.get());
   impl->engine->EnableCohortStage(*impl->cohort_source, impl->cohort_changelog.get());
@@ -156,8 +160,12 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
         gauges->metrics->SetCohortGauges(std::move(all));
       });
 
+  impl->queries = std::make_unique<StateQueries>(*impl->store, options.signals,
+                                                 impl->engine->queryable_learner_partitions(),
+                                                 impl->engine->queryable_cohort_partitions());
   HttpServerOptions http;
   http.listen = config.http.listen;
+  http.routes = QueryRoutes(*impl->queries);
   Impl* state = impl.get();
   http.metrics = [state] { return state->metrics->Scrape(); };
   http.liveness = [state] { return !state->failed.load(); };
@@ -180,7 +188,10 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
                options.learner_signals_topic, options.cohort_signals_topic, options.alerts_topic,
                options.dead_letter_topic, client.group_id, config.state.dir, changelog_topic,
                repartition_topic, cohort_changelog_topic);
-  spdlog::info("http: /metrics, /healthz, /readyz on {}", impl->http->address());
+  spdlog::info("http: /metrics, /healthz, /readyz, /v1/learners/{{id}}, /v1/cohorts/{{id}}, "
+               "/v1/cohorts?struggling=true on {}{}",
+               impl->http->address(),
+               config.privacy.pseudonymize_learner_ids ? " (learner ids pseudonymized)" : "");
   return std::unique_ptr<EngineRunner>(new EngineRunner(std::move(impl)));
 }
 

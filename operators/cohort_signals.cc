@@ -10,7 +10,9 @@ namespace learnflow {
 namespace {
 
 constexpr uint8_t kCohortWindowVersion = 1;
-constexpr uint8_t kCohortStateVersion = 1;
+// 2 adds the latest window's summary; 1 is still read (without it).
+constexpr uint8_t kCohortStateVersion = 2;
+constexpr uint8_t kCohortStateVersionWithoutLatest = 1;
 
 
 }  // namespace
@@ -108,17 +110,38 @@ void CohortState::Encode(std::string& out) const {
   out.push_back(static_cast<char>(kCohortStateVersion));
   out.push_back(firing ? 1 : 0);
   PutI64(out, last_window_end);
+  PutI64(out, latest.active_learners);
+  PutI64(out, latest.struggling_learners);
+  PutDouble(out, latest.struggling_share);
+  PutDouble(out, latest.accuracy.value_or(std::nan("")));
+  PutDouble(out, latest.mean_mastery.value_or(std::nan("")));
+  PutI64(out, latest.active_minutes);
+  PutI64(out, latest.help_requests);
 }
 
 Status CohortState::Decode(std::string_view bytes) {
   ByteReader in(bytes);
   uint8_t version = 0;
   uint8_t f = 0;
-  if (!in.Byte(version) || version != kCohortStateVersion || !in.Byte(f) ||
-      !in.I64(last_window_end) || !in.done()) {
+  if (!in.Byte(version) ||
+      (version != kCohortStateVersion && version != kCohortStateVersionWithoutLatest) ||
+      !in.Byte(f) || !in.I64(last_window_end)) {
     return InternalError("corrupt cohort state");
   }
   firing = f != 0;
+  latest = CohortWindowSummary{};
+  if (version == kCohortStateVersion) {
+    double accuracy = 0;
+    double mastery = 0;
+    if (!in.I64(latest.active_learners) || !in.I64(latest.struggling_learners) ||
+        !in.Double(latest.struggling_share) || !in.Double(accuracy) || !in.Double(mastery) ||
+        !in.I64(latest.active_minutes) || !in.I64(latest.help_requests)) {
+      return InternalError("corrupt cohort state");
+    }
+    if (!std::isnan(accuracy)) latest.accuracy = accuracy;
+    if (!std::isnan(mastery)) latest.mean_mastery = mastery;
+  }
+  if (!in.done()) return InternalError("corrupt cohort state");
   return Status::Ok();
 }
 

@@ -74,15 +74,6 @@ struct CohortWindowState {
   Status Decode(std::string_view in);
 };
 
-// Per cohort, across windows: whether its alert is firing.
-struct CohortState {
-  bool firing = false;
-  TimestampMs last_window_end = 0;
-
-  void Encode(std::string& out) const;
-  Status Decode(std::string_view in);
-};
-
 struct CohortWindowSummary {
   int64_t active_learners = 0;
   int64_t struggling_learners = 0;
@@ -91,6 +82,17 @@ struct CohortWindowSummary {
   std::optional<double> mean_mastery;
   int64_t active_minutes = 0;
   int64_t help_requests = 0;
+};
+
+// Per cohort, across windows: whether its alert is firing, and its latest final window (for the
+// query API).
+struct CohortState {
+  bool firing = false;
+  TimestampMs last_window_end = 0;  // 0: no final window yet
+  CohortWindowSummary latest;       // of the window ending at last_window_end
+
+  void Encode(std::string& out) const;
+  Status Decode(std::string_view in);
 };
 
 class CohortSignalsOperator {

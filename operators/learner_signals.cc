@@ -9,7 +9,9 @@ namespace learnflow {
 namespace {
 
 constexpr uint8_t kWindowStateVersion = 2;
-constexpr uint8_t kLearnerStateVersion = 1;
+// 2 adds the latest learner_window record; 1 is still read (without it).
+constexpr uint8_t kLearnerStateVersion = 2;
+constexpr uint8_t kLearnerStateVersionWithoutLatest = 1;
 
 Status Corrupt(std::string_view what) { return InternalError("corrupt " + std::string(what) + " state"); }
 
@@ -98,6 +100,18 @@ void LearnerState::Encode(std::string& out) const {
     PutString(out, attempt.skill_id);
     out.push_back(attempt.joined ? 1 : 0);
   }
+  PutI64(out, latest.window_end);
+  if (latest.window_end == kNoTime) return;
+  PutString(out, latest.cohort_id);
+  PutString(out, latest.course_id);
+  PutU64(out, latest.events);
+  PutU64(out, latest.attempts);
+  PutU64(out, latest.known);
+  PutU64(out, latest.correct);
+  PutU64(out, latest.help_requests);
+  PutU64(out, latest.active_minutes);
+  PutI64(out, latest.sessions);
+  PutSkillValues(out, latest.mastery);
 }
 
 Status LearnerState::Decode(std::string_view bytes) {
@@ -106,7 +120,9 @@ Status LearnerState::Decode(std::string_view bytes) {
   uint8_t reported = 0;
   std::string_view cohort;
   uint64_t n = 0;
-  if (!in.Byte(version) || version != kLearnerStateVersion || !in.I64(last_activity) ||
+  if (!in.Byte(version) ||
+      (version != kLearnerStateVersion && version != kLearnerStateVersionWithoutLatest) ||
+      !in.I64(last_activity) ||
       !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, bkt) || !in.Count(n, 16)) {
     return Corrupt("learner");
   }
@@ -129,6 +145,21 @@ Status LearnerState::Decode(std::string_view bytes) {
     attempt.cohort_id.assign(c);
     attempt.skill_id.assign(s);
     attempt.joined = joined != 0;
+  }
+  latest.window_end = kNoTime;
+  if (version == kLearnerStateVersion) {
+    if (!in.I64(latest.window_end)) return Corrupt("learner");
+    if (latest.window_end != kNoTime) {
+      std::string_view c, course;
+      if (!in.String(c) || !in.String(course) || !in.U64(latest.events) || !in.U64(latest.attempts) ||
+          !in.U64(latest.known) || !in.U64(latest.correct) || !in.U64(latest.help_requests) ||
+          !in.U64(latest.active_minutes) || !in.I64(latest.sessions) ||
+          !GetSkillValues(in, latest.mastery)) {
+        return Corrupt("learner");
+      }
+      latest.cohort_id.assign(c);
+      latest.course_id.assign(course);
+    }
   }
   if (!in.done()) return Corrupt("learner");
   armed_deadline = kNoTime;
@@ -227,63 +258,90 @@ void LearnerSignalsOperator::PruneSessions(TimestampMs bound, LearnerState& lear
   spans.erase(spans.begin(), spans.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
-LearnerWindowSummary LearnerSignalsOperator::Summarize(const LearnerWindowState& state) const {
-  LearnerWindowSummary s;
-  if (state.known > 0) s.accuracy = static_cast<double>(state.correct) / static_cast<double>(state.known);
-  if (!state.mastery.empty()) {
-    double sum = 0;
-    for (const auto& [skill, p] : state.mastery) sum += p;
-    s.mean_mastery = sum / static_cast<double>(state.mastery.size());
+void LearnerSignalsOperator::MakeRecord(std::string_view cohort_id, TimeWindow window,
+                                        const LearnerWindowState& state, int64_t sessions,
+                                        LearnerWindowRecord& out) const {
+  out.window_end = window.end;
+  out.cohort_id.assign(cohort_id);
+  out.course_id.assign(state.course_id);
+  out.events = state.events;
+  out.attempts = state.attempts;
+  out.known = state.known;
+  out.correct = state.correct;
+  out.help_requests = state.help_requests;
+  out.active_minutes = state.minutes.size();
+  out.sessions = sessions;
+  out.mastery.resize(state.mastery.size());
+  for (size_t i = 0; i < state.mastery.size(); ++i) {
+    out.mastery[i].first.assign(state.mastery[i].first);
+    out.mastery[i].second = state.mastery[i].second;
   }
-  s.struggling = state.attempts >= static_cast<uint64_t>(params_.min_attempts) &&
+}
+
+LearnerWindowSummary LearnerSignalsOperator::Summarize(const LearnerWindowRecord& record) const {
+  LearnerWindowSummary s;
+  if (record.known > 0) {
+    s.accuracy = static_cast<double>(record.correct) / static_cast<double>(record.known);
+  }
+  if (!record.mastery.empty()) {
+    double sum = 0;
+    for (const auto& [skill, p] : record.mastery) sum += p;
+    s.mean_mastery = sum / static_cast<double>(record.mastery.size());
+  }
+  s.struggling = record.attempts >= static_cast<uint64_t>(params_.min_attempts) &&
                  ((s.accuracy && *s.accuracy < params_.accuracy_threshold) ||
                   (s.mean_mastery && *s.mean_mastery < params_.mastery_threshold));
   return s;
 }
 
 void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
-                                                 std::string_view cohort_id, TimeWindow window,
-                                                 const LearnerWindowState& state, int64_t sessions,
+                                                 const LearnerWindowRecord& record,
                                                  const LearnerWindowSummary& summary,
                                                  std::string& out) const {
   out += R"({"kind":"learner_window","schema_version":1,"learner_id":)";
   AppendJsonString(out, learner_id);
   out += R"(,"course_id":)";
-  if (state.course_id.empty()) {
+  if (record.course_id.empty()) {
     out += "null";
   } else {
-    AppendJsonString(out, state.course_id);
+    AppendJsonString(out, record.course_id);
   }
   out += R"(,"cohort_id":)";
-  AppendJsonString(out, cohort_id);
-  AppendWindowBounds(window, out);
+  AppendJsonString(out, record.cohort_id);
+  AppendWindowBounds(TimeWindow{record.window_end - windows_.size_ms(), record.window_end}, out);
   out += R"(,"events":)";
-  AppendJsonInt(out, static_cast<int64_t>(state.events));
+  AppendJsonInt(out, static_cast<int64_t>(record.events));
   out += R"(,"attempts":)";
-  AppendJsonInt(out, static_cast<int64_t>(state.attempts));
+  AppendJsonInt(out, static_cast<int64_t>(record.attempts));
   out += R"(,"correct":)";
-  AppendJsonInt(out, static_cast<int64_t>(state.correct));
+  AppendJsonInt(out, static_cast<int64_t>(record.correct));
   out += R"(,"accuracy":)";
   AppendJsonOptional(out, summary.accuracy);
   out += R"(,"help_requests":)";
-  AppendJsonInt(out, static_cast<int64_t>(state.help_requests));
+  AppendJsonInt(out, static_cast<int64_t>(record.help_requests));
   out += R"(,"active_minutes":)";
-  AppendJsonInt(out, static_cast<int64_t>(state.minutes.size()));
+  AppendJsonInt(out, static_cast<int64_t>(record.active_minutes));
   out += R"(,"sessions":)";
-  AppendJsonInt(out, sessions);
-  out += R"(,"mastery":{)";
+  AppendJsonInt(out, record.sessions);
+  out += R"(,"mastery":)";
+  AppendSkillMap(record.mastery, out);
+  out += R"(,"mean_mastery":)";
+  AppendJsonOptional(out, summary.mean_mastery);
+  out += R"(,"struggling":)";
+  out += summary.struggling ? "true" : "false";
+  out += '}';
+}
+
+void AppendSkillMap(const std::vector<std::pair<std::string, double>>& values, std::string& out) {
+  out += '{';
   bool first = true;
-  for (const auto& [skill, p] : state.mastery) {
+  for (const auto& [skill, p] : values) {
     if (!first) out += ',';
     first = false;
     AppendJsonString(out, skill);
     out += ':';
     AppendJsonDouble(out, p);
   }
-  out += R"(},"mean_mastery":)";
-  AppendJsonOptional(out, summary.mean_mastery);
-  out += R"(,"struggling":)";
-  out += summary.struggling ? "true" : "false";
   out += '}';
 }
 

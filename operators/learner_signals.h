@@ -11,7 +11,8 @@
 //   LearnerSignalsOperator op(params);
 //   op.Count(event, window_state);               // a counted event: events, minutes, help
 //   op.Observe(skill, correct, learner, window_state);  // one BKT observation
-//   op.AppendLearnerRecord(learner_id, cohort_id, window, window_state, sessions, out);
+//   op.MakeRecord(cohort_id, window, window_state, sessions, learner_state.latest);
+//   op.AppendLearnerRecord(learner_id, learner_state.latest, op.Summarize(learner_state.latest), out);
 //
 // Thread-safety: the operator may be shared by threads; state objects may not.
 // Errors: Decode() rejects truncated or corrupt state bytes with an Internal status.
@@ -65,6 +66,22 @@ struct LearnerWindowState {
   Status Decode(std::string_view in);
 };
 
+// The figures of one `learner_window` record (DESIGN §8). LearnerState keeps the learner's latest
+// one for the query API.
+struct LearnerWindowRecord {
+  TimestampMs window_end = kNoTime;  // kNoTime: no record yet
+  std::string cohort_id;
+  std::string course_id;  // empty: null
+  uint64_t events = 0;
+  uint64_t attempts = 0;
+  uint64_t known = 0;
+  uint64_t correct = 0;
+  uint64_t help_requests = 0;
+  uint64_t active_minutes = 0;
+  int64_t sessions = 0;
+  std::vector<std::pair<std::string, double>> mastery;  // skill -> p, sorted by skill
+};
+
 struct LearnerState {
   struct SessionSpan {
     TimestampMs first = 0;
@@ -84,6 +101,7 @@ struct LearnerState {
   std::vector<std::pair<std::string, double>> bkt;  // skill -> p, sorted by skill
   std::vector<SessionSpan> sessions;                // sorted, never within session_gap of each other
   std::vector<PendingAttempt> pending;
+  LearnerWindowRecord latest;  // the learner's latest emitted learner_window record
   // Not persisted: the deadline under which the task's timer queue holds this learner.
   TimestampMs armed_deadline = kNoTime;
 
@@ -100,6 +118,8 @@ struct LearnerWindowSummary {
 
 // Appends `,"window_start":"<ISO>","window_end":"<ISO>"` (the bounds of every windowed record).
 void AppendWindowBounds(TimeWindow window, std::string& out);
+// Appends a skill -> p map as a JSON object (`{"skill-1":0.42,...}`), in the vector's order.
+void AppendSkillMap(const std::vector<std::pair<std::string, double>>& values, std::string& out);
 
 class LearnerSignalsOperator {
  public:
@@ -129,10 +149,12 @@ class LearnerSignalsOperator {
   static int64_t SessionsStartingIn(const LearnerState& learner, TimeWindow window);
   void PruneSessions(TimestampMs bound, LearnerState& learner) const;
 
-  LearnerWindowSummary Summarize(const LearnerWindowState& state) const;
+  // The record of a final window (assigned into `out`, reusing its buffers).
+  void MakeRecord(std::string_view cohort_id, TimeWindow window, const LearnerWindowState& state,
+                  int64_t sessions, LearnerWindowRecord& out) const;
+  LearnerWindowSummary Summarize(const LearnerWindowRecord& record) const;
   // Appends one record (JSON object, no newline).
-  void AppendLearnerRecord(std::string_view learner_id, std::string_view cohort_id,
-                           TimeWindow window, const LearnerWindowState& state, int64_t sessions,
+  void AppendLearnerRecord(std::string_view learner_id, const LearnerWindowRecord& record,
                            const LearnerWindowSummary& summary, std::string& out) const;
   static void AppendInactiveRecord(std::string_view learner_id, std::string_view cohort_id,
                                    TimestampMs last_event_time, std::string& out);

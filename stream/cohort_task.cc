@@ -115,6 +115,7 @@ StatusOr<size_t> CohortTask::EmitFinal(TaskOutput& out) {
       cohort.value.firing = meets;
     }
     cohort.value.last_window_end = parts.window_end;
+    cohort.value.latest = summary;
     KeyedTable<CohortState>::MarkChanged(cohort);
     out.OnCohortWindow(parts.key1, summary, cohort.value.firing);
     it = windows_.Erase(it, /*delete_in_store=*/true);

@@ -38,6 +38,8 @@ Engine::Engine(EngineOptions options, Source& source, Sink& sink, MessageDecoder
   learner_options_.max_out_of_orderness_ms = options_.max_out_of_orderness_ms;
   learner_options_.idle_timeout_ms = options_.idle_timeout_ms;
   batch_.reserve(options_.max_poll_records);
+  learners_.SetQueryable(queryable_learners_);
+  if (options_.pseudonymization_key) pseudonymizer_.emplace(*options_.pseudonymization_key);
 }
 
 Engine::~Engine() = default;
@@ -55,6 +57,7 @@ void Engine::EnableCohortStage(Source& source, ChangelogReader* changelog) {
       source, changelog, store_,
       [this](int32_t partition) { return std::make_unique<CohortTask>(partition, cohort_op_); },
       [this] { return Commit(); }, counters_);
+  cohorts_->SetQueryable(queryable_cohorts_);
 }
 
 Status Engine::Start() {
@@ -125,25 +128,37 @@ void Engine::ProcessMessage(const InputMessage& message, LearnerTask& task) {
       DeadLetter(topic, message, message.payload, RejectReason::kFutureTime, index);
       continue;
     }
-    if (event.kind == EventKind::kRetraction) {
-      // Counted, not applied: retracting a counted event is not supported yet.
-      Bump(counters_.retractions);
-      continue;
+    if (pseudonymizer_) {
+      // Before anything else sees the event: state, outputs and logs know only the pseudonym.
+      pseudonymized_ = event;
+      pseudonymized_.learner_id = pseudonymizer_->Apply(event.learner_id, pseudonym_);
+      ProcessEvent(message, pseudonymized_, index, task);
+    } else {
+      ProcessEvent(message, event, index, task);
     }
-    switch (task.Process(event)) {
-      case LearnerTask::Outcome::kCounted:
-        Bump(counters_.events);
-        break;
-      case LearnerTask::Outcome::kDuplicate:
-        Bump(counters_.duplicates);
-        break;
-      case LearnerTask::Outcome::kLate:
-        Bump(counters_.late);
-        DeadLetter(topic, message, message.payload, RejectReason::kLate, index);
-        break;
-      case LearnerTask::Outcome::kNotCounted:
-        break;
-    }
+  }
+}
+
+void Engine::ProcessEvent(const InputMessage& message, const CanonicalEvent& event, int index,
+                          LearnerTask& task) {
+  if (event.kind == EventKind::kRetraction) {
+    // Counted, not applied: retracting a counted event is not supported yet.
+    Bump(counters_.retractions);
+    return;
+  }
+  switch (task.Process(event)) {
+    case LearnerTask::Outcome::kCounted:
+      Bump(counters_.events);
+      break;
+    case LearnerTask::Outcome::kDuplicate:
+      Bump(counters_.duplicates);
+      break;
+    case LearnerTask::Outcome::kLate:
+      Bump(counters_.late);
+      DeadLetter(options_.input_topic, message, message.payload, RejectReason::kLate, index);
+      break;
+    case LearnerTask::Outcome::kNotCounted:
+      break;
   }
 }
 
@@ -332,6 +347,8 @@ Status Engine::CommitCycle() {
   learners_.Checkpoint(state_batch_, sink_);
   if (cohorts_ != nullptr) cohorts_->Checkpoint(state_batch_, sink_);
   if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
+  learners_.PublishQueryable();
+  if (cohorts_ != nullptr) cohorts_->PublishQueryable();
   if (busy) MaybeCrash(CrashPoint::kAfterStateWrite);
   Bump(counters_.commits);
   // Exactly-once: the input positions went with the transaction. The cohort stage's consumer

@@ -32,9 +32,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/hmac_sha256.h"
 #include "core/time.h"
 #include "operators/cohort_signals.h"
 #include "operators/learner_signals.h"
@@ -44,6 +46,7 @@
 #include "stream/io.h"
 #include "stream/learner_task.h"
 #include "stream/stage.h"
+#include "stream/state_queries.h"
 
 namespace learnflow {
 
@@ -74,6 +77,10 @@ struct EngineOptions {
   int poll_timeout_ms = 100;
   int flush_timeout_ms = 60000;
   size_t max_in_flight = 100000;  // pause consumption above this many unacknowledged records
+  // privacy.pseudonymize_learner_ids: learner ids are replaced by their HMAC-SHA256 under this
+  // key right after decoding, so no state, record, query answer or log holds the original.
+  // (Dead letters carry the input message unchanged, like the input topic itself.)
+  std::optional<std::string> pseudonymization_key;
 };
 
 // Called on the processing thread for every final cohort window (e.g. to set gauges).
@@ -104,9 +111,14 @@ class Engine final : private TaskOutput {
   Status Commit();
 
   const EngineCounters& counters() const { return counters_; }
+  // The partitions whose state the store holds as of the last commit (for StateQueries).
+  const QueryablePartitions& queryable_learner_partitions() const { return queryable_learners_; }
+  const QueryablePartitions& queryable_cohort_partitions() const { return queryable_cohorts_; }
 
  private:
   void ProcessMessage(const InputMessage& message, LearnerTask& task);
+  void ProcessEvent(const InputMessage& message, const CanonicalEvent& event, int index,
+                    LearnerTask& task);
   void ProcessRepartitioned(const InputMessage& message, CohortTask& task);
   void DeadLetter(std::string_view topic, const InputMessage& message, std::string_view payload,
                   RejectReason reason, int event_index);
@@ -132,6 +144,9 @@ class Engine final : private TaskOutput {
   CohortSignalsOperator cohort_op_;
   LearnerTaskOptions learner_options_;
   EngineCounters counters_;
+  // Declared before the stages, which hold references to them.
+  QueryablePartitions queryable_learners_;
+  QueryablePartitions queryable_cohorts_;
   Stage<LearnerTask> learners_;
   std::unique_ptr<Stage<CohortTask>> cohorts_;  // null without the cohort stage
   CohortWindowObserver cohort_observer_;
@@ -143,6 +158,9 @@ class Engine final : private TaskOutput {
   // Reused buffers (no allocation per message in steady state).
   std::vector<InputMessage> batch_;
   DecodedMessage decoded_;
+  std::optional<Pseudonymizer> pseudonymizer_;
+  CanonicalEvent pseudonymized_;
+  Pseudonymizer::Hex pseudonym_;
   std::string source_header_;
   std::string index_header_;
   StateBatch state_batch_;

@@ -219,14 +219,16 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
     if (parts.window_end > bound) break;
     const TimeWindow window{parts.window_end - windows.size_ms(), parts.window_end};
-    const LearnerTable::Entry* learner = learners_.Find(parts.key1);
+    LearnerTable::Entry* learner = learners_.Find(parts.key1);
     LF_CHECK(learner != nullptr, "a learner window without learner state");
     const LearnerWindowState& state = it->second.value;
-    const LearnerWindowSummary summary = op_.Summarize(state);
+    LearnerWindowRecord& record = learner->value.latest;  // kept for the query API
+    op_.MakeRecord(parts.key2, window, state,
+                   LearnerSignalsOperator::SessionsStartingIn(learner->value, window), record);
+    LearnerTable::MarkChanged(*learner);
+    const LearnerWindowSummary summary = op_.Summarize(record);
     value_scratch_.clear();
-    op_.AppendLearnerRecord(parts.key1, parts.key2, window, state,
-                            LearnerSignalsOperator::SessionsStartingIn(learner->value, window),
-                            summary, value_scratch_);
+    op_.AppendLearnerRecord(parts.key1, record, summary, value_scratch_);
     LF_RETURN_IF_ERROR(out.Emit(Output::kLearnerSignals, parts.key1, value_scratch_));
     if (options_.input_partitions > 0) {
       LearnerSummary s;

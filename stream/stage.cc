@@ -97,12 +97,14 @@ Status Stage<Task>::OnRevoked(std::span<const int32_t> partitions, bool lost) {
   // Whatever was processed for these partitions is committed before they go, unless they are
   // lost: another member may own them already, and writing now would interleave with it.
   Status committed = lost ? Status::Ok() : commit_();
+  if (queryable_ != nullptr) queryable_->Remove(partitions);
   for (const int32_t partition : partitions) {
     if (restoring_.erase(partition) > 0) {
       const Status stopped = changelog_->Stop(partition);
       if (committed.ok() && !stopped.ok()) committed = stopped;
     }
     tasks_.erase(partition);
+    std::erase(checkpointed_, partition);
     spdlog::info("partition {}-{} {}", options_.topic, partition,
                  lost ? "lost (uncommitted work discarded; its next owner restores it)" : "revoked");
   }
@@ -162,6 +164,7 @@ void Stage<Task>::CollectOffsets(std::vector<PartitionOffset>& offsets) const {
 
 template <typename Task>
 void Stage<Task>::Checkpoint(StateBatch& batch, const Sink& sink) {
+  checkpointed_ = ActivePartitions();
   for (auto& [partition, task] : tasks_) {
     // A restoring task holds part of a replay: its local checkpoint stays as it was.
     if (restoring(partition)) continue;
@@ -171,6 +174,11 @@ void Stage<Task>::Checkpoint(StateBatch& batch, const Sink& sink) {
     }
     task->Checkpoint(batch, changelog_next);
   }
+}
+
+template <typename Task>
+void Stage<Task>::PublishQueryable() {
+  if (queryable_ != nullptr) queryable_->Replace(checkpointed_);
 }
 
 template <typename Task>

@@ -27,6 +27,7 @@
 #include "state/state_store.h"
 #include "stream/counters.h"
 #include "stream/io.h"
+#include "stream/state_queries.h"
 
 namespace learnflow {
 
@@ -88,6 +89,12 @@ class Stage final : public AssignmentListener {
   void Checkpoint(StateBatch& batch, const Sink& sink);
   void CommitGroup(std::span<const PartitionOffset> offsets);
 
+  // Interactive queries: after each successful state write the engine calls PublishQueryable(),
+  // which makes the partitions checkpointed by the last Checkpoint() readable in `queryable`;
+  // revoked partitions leave it at once. REQUIRES: `queryable` outlives the stage.
+  void SetQueryable(QueryablePartitions& queryable) { queryable_ = &queryable; }
+  void PublishQueryable();
+
  private:
   const std::vector<int32_t>& ActivePartitions();
   void UpdateCounters();
@@ -106,6 +113,8 @@ class Stage final : public AssignmentListener {
   std::vector<int32_t> caught_up_;
   std::vector<int32_t> active_;
   std::vector<int32_t> wrote_changelog_;
+  QueryablePartitions* queryable_ = nullptr;
+  std::vector<int32_t> checkpointed_;
 };
 
 }  // namespace learnflow
