@@ -67,7 +67,22 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   client.bootstrap_servers = config.kafka.bootstrap_servers;
   client.group_id = config.kafka.group_id;
   client.properties = config.kafka.properties;
-  LF_ASSIGN_OR_RETURN(impl->source, KafkaSource::Create(client, config.topics.input));
+  // Consumer lag from librdkafka's statistics, per consumed topic (the metrics registry is
+  // created below; statistics arrive only once the engine polls).
+  Impl* lag_target = impl.get();
+  auto lag_from_statistics = [lag_target](std::string topic) {
+    return [lag_target, topic = std::move(topic)](std::string_view json) {
+      StatusOr<std::vector<ConsumerLag>> lags = ConsumerLagFromStatistics(json, topic);
+      if (!lags.ok()) {
+        spdlog::warn("kafka statistics of {} ignored: {}", topic, lags.status().message());
+        return;
+      }
+      if (lag_target->metrics != nullptr) lag_target->metrics->ReplaceConsumerLag(topic, *lags);
+    };
+  };
+  KafkaClientOptions input_client = client;
+  input_client.on_statistics = lag_from_statistics(config.topics.input);
+  LF_ASSIGN_OR_RETURN(impl->source, KafkaSource::Create(input_client, config.topics.input));
   if (config.processing.guarantee == Guarantee::kExactlyOnce) {
     // One transactional producer per instance. The id is stable across restarts of the same
     // instance (host and state directory), so a restart's init_transactions aborts the
@@ -108,6 +123,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   // The cohort stage consumes the repartition topic in a group of its own.
   KafkaClientOptions cohort_client = client;
   cohort_client.group_id = config.kafka.group_id + "-cohorts";
+  cohort_client.on_statistics = lag_from_statistics(repartition_topic);
   LF_ASSIGN_OR_RETURN(impl->cohort_source, KafkaSource::Create(cohort_client, repartition_topic));
   LF_ASSIGN_OR_RETURN(impl->cohort_changelog, KafkaChangelogReader::Create(client, cohort_changelog_topic));
 

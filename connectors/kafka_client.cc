@@ -200,6 +200,7 @@ class KafkaSource::Impl {
   std::vector<StartPosition> scratch_starts;
   std::vector<int32_t> revoked;  // revoked during the current Poll
   Status callback_error;
+  std::function<void(std::string_view)> on_statistics;
   bool closed = false;
   bool ever_assigned = false;  // see ~Impl
   std::atomic<bool> brokers_down{false};
@@ -218,6 +219,12 @@ void ConsumerErrorCallback(rd_kafka_t* rk, int err, const char* reason, void* op
   ErrorCallback(rk, err, reason, opaque);
 }
 
+int StatisticsCallback(rd_kafka_t* /*rk*/, char* json, size_t json_len, void* opaque) {
+  auto* impl = static_cast<KafkaSource::Impl*>(opaque);
+  if (impl->on_statistics) impl->on_statistics(std::string_view(json, json_len));
+  return 0;  // librdkafka frees `json`
+}
+
 void CommitCallback(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
                     rd_kafka_topic_partition_list_t* /*offsets*/, void* opaque) {
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) static_cast<KafkaSource::Impl*>(opaque)->brokers_down = false;
@@ -230,7 +237,7 @@ KafkaSource::~KafkaSource() = default;
 StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaClientOptions& options,
                                                            std::string topic) {
   if (options.group_id.empty()) return InvalidArgumentError("kafka.group_id: must be set");
-  const std::map<std::string, std::string> defaults = {
+  std::map<std::string, std::string> defaults = {
       {"group.id", options.group_id},
       {"client.id", "learnflow-consumer"},
       {"enable.auto.commit", "false"},
@@ -240,10 +247,15 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaClientOpti
       {"isolation.level", "read_committed"},
       {"enable.partition.eof", "false"},
   };
+  if (options.on_statistics) defaults["statistics.interval.ms"] = "5000";
   LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
   auto impl = std::make_unique<Impl>();
   impl->topic = std::move(topic);
   rd_kafka_conf_set_opaque(conf.get(), impl.get());
+  if (options.on_statistics) {
+    impl->on_statistics = options.on_statistics;
+    rd_kafka_conf_set_stats_cb(conf.get(), StatisticsCallback);
+  }
   rd_kafka_conf_set_rebalance_cb(conf.get(), RebalanceCallback);
   rd_kafka_conf_set_error_cb(conf.get(), ConsumerErrorCallback);
   rd_kafka_conf_set_offset_commit_cb(conf.get(), CommitCallback);

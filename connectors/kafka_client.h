@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -27,6 +29,10 @@ struct KafkaClientOptions {
   // Passed verbatim to librdkafka after our defaults (so they win), e.g. security.protocol,
   // sasl.mechanisms, ssl.ca.location, session.timeout.ms.
   std::map<std::string, std::string> properties;
+  // Consumers only: called with librdkafka's statistics JSON (STATISTICS.md) every
+  // statistics.interval.ms (default 5000 when this is set; a property may change it, 0 turns
+  // statistics off), on the thread that polls the consumer. Empty: no statistics.
+  std::function<void(std::string_view json)> on_statistics;
 };
 
 class KafkaSource final : public Source {

@@ -6,6 +6,7 @@
 #include <prometheus/metric_type.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <limits>
@@ -227,13 +228,12 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
     }
   }
 
-  void ReplaceConsumerLag(const std::vector<ConsumerLag>& lags) {
-    std::map<std::pair<std::string, int32_t>, int64_t> next;
-    for (const ConsumerLag& l : lags) {
-      if (l.lag >= 0) next[{l.topic, l.partition}] = l.lag;
-    }
+  void ReplaceConsumerLag(std::string_view topic, const std::vector<ConsumerLag>& lags) {
     std::lock_guard<std::mutex> lock(mu_);
-    lags_.swap(next);
+    std::erase_if(lags_, [&](const auto& entry) { return entry.first.first == topic; });
+    for (const ConsumerLag& l : lags) {
+      if (l.topic == topic && l.lag >= 0) lags_[{l.topic, l.partition}] = l.lag;
+    }
   }
 
   void SetCohortGauges(std::vector<CohortGaugeValues> cohorts) {
@@ -327,8 +327,9 @@ void MetricsRegistry::SetConsumerLag(std::string_view topic, int32_t partition, 
   engine_->SetConsumerLag(topic, partition, lag);
 }
 
-void MetricsRegistry::ReplaceConsumerLag(const std::vector<ConsumerLag>& lags) {
-  engine_->ReplaceConsumerLag(lags);
+void MetricsRegistry::ReplaceConsumerLag(std::string_view topic,
+                                         const std::vector<ConsumerLag>& lags) {
+  engine_->ReplaceConsumerLag(topic, lags);
 }
 
 void MetricsRegistry::SetCohortGauges(std::vector<CohortGaugeValues> cohorts) {
@@ -344,5 +345,29 @@ std::string MetricsRegistry::Scrape() const {
 }
 
 prometheus::Registry& MetricsRegistry::registry() { return *registry_; }
+
+}  // namespace learnflow
+
+namespace learnflow {
+
+StatusOr<std::vector<ConsumerLag>> ConsumerLagFromStatistics(std::string_view json,
+                                                             std::string_view topic) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || !root.is_object()) {
+    return InvalidArgumentError("librdkafka statistics: not a JSON object");
+  }
+  std::vector<ConsumerLag> lags;
+  simdjson::dom::object partitions;
+  if (root["topics"][topic]["partitions"].get(partitions) != simdjson::SUCCESS) return lags;
+  for (const auto field : partitions) {
+    int64_t partition = -1;
+    int64_t lag = -1;
+    if (field.value["partition"].get(partition) != simdjson::SUCCESS || partition < 0) continue;
+    if (field.value["consumer_lag"].get(lag) != simdjson::SUCCESS || lag < 0) continue;
+    lags.push_back({std::string(topic), static_cast<int32_t>(partition), lag});
+  }
+  return lags;
+}
 
 }  // namespace learnflow

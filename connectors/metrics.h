@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/status.h"
 #include "core/time.h"
 #include "stream/counters.h"
 
@@ -89,6 +90,13 @@ struct ConsumerLag {
   int64_t lag = 0;  // records; negative means unknown and removes the series
 };
 
+// The consumer lag of every partition of `topic` in a librdkafka statistics JSON (STATISTICS.md:
+// topics.<topic>.partitions.<p>.consumer_lag, the partition end minus the committed offset);
+// partitions whose lag librdkafka does not know (-1) and the internal partition -1 are left out.
+// InvalidArgument when `json` is not a statistics object.
+StatusOr<std::vector<ConsumerLag>> ConsumerLagFromStatistics(std::string_view json,
+                                                             std::string_view topic);
+
 class MetricsRegistry {
  public:
   MetricsRegistry(const EngineCounters& counters, MetricsOptions options);
@@ -98,8 +106,9 @@ class MetricsRegistry {
 
   // Sets one consumer-lag series; a negative lag (librdkafka's "unknown") removes it.
   void SetConsumerLag(std::string_view topic, int32_t partition, int64_t lag);
-  // Replaces every consumer-lag series (e.g. from one librdkafka statistics callback).
-  void ReplaceConsumerLag(const std::vector<ConsumerLag>& lags);
+  // Replaces every consumer-lag series of `topic` (e.g. from one librdkafka statistics
+  // callback of that topic's consumer); entries of other topics are ignored.
+  void ReplaceConsumerLag(std::string_view topic, const std::vector<ConsumerLag>& lags);
 
   // Replaces every learnflow_cohort_* series at once. Cohorts below min_cohort_size are dropped;
   // of the rest, the first max_cohorts in cohort id order (bytewise) are kept, the others are

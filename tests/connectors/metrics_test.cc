@@ -202,14 +202,53 @@ TEST(MetricsRegistryTest, ConsumerLagSetReplaceAndRemove) {
             5);
   EXPECT_EQ(e.CountWithPrefix("learnflow_consumer_lag_records{"), 1u);
 
-  metrics.ReplaceConsumerLag({{"learning.events", 2, 7}, {"learning.events", 3, -1}});
+  metrics.SetConsumerLag("g-cohort-repartition", 0, 4);
+  metrics.ReplaceConsumerLag("learning.events",
+                             {{"learning.events", 2, 7}, {"learning.events", 3, -1}, {"other", 1, 9}});
   e = Parse(metrics.Scrape());
-  EXPECT_EQ(e.CountWithPrefix("learnflow_consumer_lag_records{"), 1u);
+  EXPECT_EQ(e.CountWithPrefix("learnflow_consumer_lag_records{"), 2u);
   EXPECT_EQ(e.Value("learnflow_consumer_lag_records{topic=\"learning.events\",partition=\"2\"}"),
             7);
+  // Another topic's series are not touched.
+  EXPECT_EQ(e.Value("learnflow_consumer_lag_records{topic=\"g-cohort-repartition\",partition=\"0\"}"),
+            4);
 
-  metrics.ReplaceConsumerLag({});
+  metrics.ReplaceConsumerLag("learning.events", {});
+  metrics.ReplaceConsumerLag("g-cohort-repartition", {});
   EXPECT_EQ(Parse(metrics.Scrape()).CountWithPrefix("learnflow_consumer_lag_records"), 0u);
+}
+
+// The shape of librdkafka 2.0's statistics (STATISTICS.md), trimmed to what matters plus
+// neighbours that must be ignored.
+constexpr const char* kStatistics = R"({"name":"learnflow-consumer#consumer-1","type":"consumer",
+  "ts":1,"time":1795000000,"brokers":{"127.0.0.1:9092/1":{"rtt":{"avg":1200}}},
+  "topics":{
+    "learning.events":{"topic":"learning.events","partitions":{
+      "0":{"partition":0,"fetch_state":"active","committed_offset":40,"hi_offset":42,"consumer_lag":2,"consumer_lag_stored":1},
+      "1":{"partition":1,"fetch_state":"active","committed_offset":10,"hi_offset":10,"consumer_lag":0},
+      "2":{"partition":2,"fetch_state":"none","committed_offset":-1001,"hi_offset":-1,"consumer_lag":-1},
+      "-1":{"partition":-1,"consumer_lag":-1}}},
+    "other":{"topic":"other","partitions":{"0":{"partition":0,"consumer_lag":99}}}},
+  "cgrp":{"state":"up","rebalance_cnt":1}})";
+
+TEST(MetricsTest, ConsumerLagComesFromLibrdkafkaStatisticsOfOneTopic) {
+  StatusOr<std::vector<ConsumerLag>> lags = ConsumerLagFromStatistics(kStatistics, "learning.events");
+  ASSERT_OK(lags.status());
+  ASSERT_EQ(lags->size(), 2u);
+  EXPECT_EQ((*lags)[0].topic, "learning.events");
+  EXPECT_EQ((*lags)[0].partition, 0);
+  EXPECT_EQ((*lags)[0].lag, 2);
+  EXPECT_EQ((*lags)[1].partition, 1);
+  EXPECT_EQ((*lags)[1].lag, 0);
+
+  lags = ConsumerLagFromStatistics(kStatistics, "absent");
+  ASSERT_OK(lags.status());
+  EXPECT_TRUE(lags->empty());
+
+  EXPECT_EQ(ConsumerLagFromStatistics("{not json", "learning.events").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(ConsumerLagFromStatistics("[1,2]", "learning.events").status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 CohortGaugeValues Cohort(std::string id, int64_t active, int64_t struggling) {
