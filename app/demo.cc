@@ -152,6 +152,7 @@ int DemoCommand(const DemoArgs& args) {
       "  outputs: %s, %s, %s, %s\n"
       "  state:   %s\n"
       "  metrics: http://%s/metrics   health: http://%s/healthz   ready: http://%s/readyz\n"
+      "  query:   http://%s/v1/cohorts?struggling=true   http://%s/v1/learners/{learner_id}\n"
       "  look:    kcat -b %s -C -t %s -o beginning\n"
       "  alerts:  kcat -b %s -C -t %s -o beginning\n"
       "Ctrl-C to stop.\n",
@@ -159,6 +160,7 @@ int DemoCommand(const DemoArgs& args) {
       args.rate, config->topics.learner_signals.c_str(), config->topics.cohort_signals.c_str(),
       config->topics.alerts.c_str(), config->topics.dead_letter.c_str(),
       state_dir.c_str(), (*runner)->http_address().c_str(), (*runner)->http_address().c_str(),
+      (*runner)->http_address().c_str(), (*runner)->http_address().c_str(),
       (*runner)->http_address().c_str(), bootstrap.c_str(), config->topics.learner_signals.c_str(),
       bootstrap.c_str(), config->topics.alerts.c_str());
   std::fflush(stdout);

@@ -59,6 +59,16 @@ EngineRunner::EngineRunner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 EngineRunner::~EngineRunner() = default;
 
 StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& config) {
+  if (config.processing.threads > 1) {
+    spdlog::warn("processing.threads is {}, but this version processes on one thread per instance; "
+                 "scale out with more instances sharing kafka.group_id",
+                 config.processing.threads);
+  }
+  if (!config.topics.input_keyed_by_learner) {
+    spdlog::warn("topics.input_keyed_by_learner is false, but this version does not repartition by "
+                 "learner: a learner whose events span several input partitions gets per-partition "
+                 "signals; key input messages by learner id");
+  }
   auto impl = std::make_unique<Impl>();
   LF_ASSIGN_OR_RETURN(impl->store, StateStore::Open(StateStoreOptions{
                                        .dir = config.state.dir,

@@ -1,5 +1,6 @@
 // EngineRunner: one engine wired from a Config — state store, Kafka source and sink, changelog
-// reader, decoder — plus its HTTP endpoint (/metrics, /healthz, /readyz on `http.listen`).
+// reader, decoder — plus its HTTP endpoint on `http.listen` (/metrics, /healthz, /readyz and the
+// query API of app/query_api.h).
 // Used by `learnflow run` and `learnflow demo`.
 //
 // Lifecycle: Create() opens the state store and the Kafka clients (no network I/O yet); Run()

@@ -40,8 +40,8 @@ assert consumed and float(consumed[0].split()[-1]) > 0, body[:2000]
 print("metrics:", consumed[0])
 PY
 
-# A struggling cohort's alert fires: the demo shows it from the alerts topic, and /metrics shows
-# learnflow_cohort_alert_firing 1 for a cohort. Each status line (every 5 s) is a chance to
+# A struggling cohort's alert fires: the demo shows it from the alerts topic, /metrics shows
+# learnflow_cohort_alert_firing 1 for a cohort, and the query API answers for that cohort. Each status line (every 5 s) is a chance to
 # scrape; the alert is transient (it resolves when the class hour ends), so scrape on every line.
 got_alert=0
 got_gauge=0
@@ -60,6 +60,15 @@ firing = [l for l in body.splitlines()
 if not firing:
     sys.exit(1)
 print("metrics:", firing[0])
+# The query API knows that cohort from the live state, and lists struggling cohorts.
+import json, urllib.parse
+base = sys.argv[1][: -len("/metrics")]
+cohort = firing[0].split('cohort="', 1)[1].split('"', 1)[0]
+answer = json.load(urllib.request.urlopen(base + "/v1/cohorts/" + urllib.parse.quote(cohort, safe=""), timeout=30))
+assert answer["cohort_id"] == cohort and answer["latest_window"]["cohort_id"] == cohort, answer
+listing = json.load(urllib.request.urlopen(base + "/v1/cohorts?struggling=true", timeout=30))
+assert all(c["struggling"] for c in listing["cohorts"]), listing
+print("query api:", json.dumps(answer)[:200])
 PY
   then got_gauge=1; fi
   [ "$got_alert" -eq 1 ] && [ "$got_gauge" -eq 1 ] && break
