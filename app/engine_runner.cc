@@ -12,6 +12,7 @@
 #include "connectors/kafka_client.h"
 #include "connectors/metrics.h"
 #include "core/codec.h"
+#include "core/hmac_sha256.h"
 #include "state/state_store.h"
 #include "stream/engine.h"
 #include "stream/state_queries.h"
@@ -36,8 +37,50 @@ SignalParams SignalParamsFrom(const Config& config) {
   return p;
 }
 
+Status CheckPrivacyOfState(StateStore& store, const PrivacyConfig& privacy) {
+  std::string wanted = "off";
+  if (privacy.pseudonymize_learner_ids) {
+    Sha256Hex hex;
+    ToHex(HmacSha256(privacy.key).Mac("learnflow state pseudonymization check"), hex);
+    wanted = "hmac-sha256:" + std::string(hex.data(), hex.size());
+  }
+  std::string stored;
+  bool found = false;
+  LF_RETURN_IF_ERROR(store.Get(Family::kMeta, "privacy", stored, found));
+  if (!found) {
+    bool has_state = false;
+    const auto any = [&](std::string_view, std::string_view) {
+      has_state = true;
+      return false;
+    };
+    // Task positions: "pos/<partition>" (learner stage) and "cpos/<partition>" (cohort stage).
+    LF_RETURN_IF_ERROR(store.Scan(Family::kMeta, "pos/", "pos0", any));
+    LF_RETURN_IF_ERROR(store.Scan(Family::kMeta, "cpos/", "cpos0", any));
+    if (has_state) stored = "off";
+  }
+  if (!stored.empty() && stored != wanted) {
+    return InvalidArgumentError(
+        "privacy.pseudonymize_learner_ids: the state in " + store.dir() + " was written " +
+        (stored == "off" ? std::string("with raw learner ids")
+                         : std::string("with pseudonymization under another key")) +
+        ", so it cannot be continued " +
+        (privacy.pseudonymize_learner_ids ? "with this key" : "without pseudonymization") +
+        "; start with an empty state.dir and a new kafka.group_id (the old group's changelog "
+        "topics hold the old ids)");
+  }
+  if (!found) {
+    StateBatch batch(store);
+    batch.Put(Family::kMeta, "privacy", wanted);
+    LF_RETURN_IF_ERROR(store.Write(batch));
+  }
+  return Status::Ok();
+}
+
 class EngineRunner::Impl {
  public:
+  // Declared first, destroyed last: the consumers' statistics callbacks may still run while the
+  // sources close.
+  std::unique_ptr<MetricsRegistry> metrics;
   std::unique_ptr<StateStore> store;
   std::unique_ptr<KafkaSource> source;
   std::unique_ptr<KafkaSink> sink;
@@ -48,7 +91,6 @@ class EngineRunner::Impl {
   std::map<std::string, CohortGaugeValues, std::less<>> cohort_gauges;
   std::unique_ptr<EventDecoder> decoder;
   std::unique_ptr<Engine> engine;
-  std::unique_ptr<MetricsRegistry> metrics;
   std::unique_ptr<StateQueries> queries;
   std::unique_ptr<HttpServer> http;  // declared last: stopped before what it reads
   std::atomic<bool> running{false};
@@ -73,6 +115,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   LF_ASSIGN_OR_RETURN(impl->store, StateStore::Open(StateStoreOptions{
                                        .dir = config.state.dir,
                                        .memory_mb = static_cast<int>(config.state.memory_mb)}));
+  LF_RETURN_IF_ERROR(CheckPrivacyOfState(*impl->store, config.privacy));
   KafkaClientOptions client;
   client.bootstrap_servers = config.kafka.bootstrap_servers;
   client.group_id = config.kafka.group_id;

@@ -16,12 +16,21 @@
 #include "app/config.h"
 #include "core/status.h"
 #include "operators/learner_signals.h"
+#include "state/state_store.h"
 #include "stream/counters.h"
 
 namespace learnflow {
 
 // The signal parameters of the `windows` and `signals` sections.
 SignalParams SignalParamsFrom(const Config& config);
+
+// The state records whether (and under which key) its learner ids are pseudonyms. Refuses, with
+// InvalidArgument naming privacy.pseudonymize_learner_ids, to continue a state written with raw
+// ids under pseudonymization, or under another key, or with pseudonyms without it (raw and
+// pseudonymized ids would mix; old learners would emit raw ids). A store without the record that
+// already holds task positions predates it and was written with raw ids. Records the setting in
+// a new store.
+Status CheckPrivacyOfState(StateStore& store, const PrivacyConfig& privacy);
 
 class EngineRunner {
  public:

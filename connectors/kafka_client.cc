@@ -333,6 +333,16 @@ Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
   return Status::Ok();
 }
 
+Status KafkaSource::StorePositions(std::span<const PartitionOffset> offsets) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const PartitionOffset& po : offsets) {
+    rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), po.partition)->offset =
+        po.next_offset;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_offsets_store(impl_->rk, list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("offset store", err);
+  return Status::Ok();
+}
 
 Status KafkaSource::Pause(std::span<const int32_t> partitions) {
   return SetPaused(impl_->rk, impl_->topic, partitions, true);

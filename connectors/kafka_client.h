@@ -46,6 +46,7 @@ class KafkaSource final : public Source {
   Status Subscribe(AssignmentListener& listener) override;
   Status Poll(int timeout_ms, size_t max, std::vector<InputMessage>& out) override;
   Status Commit(std::span<const PartitionOffset> offsets) override;
+  Status StorePositions(std::span<const PartitionOffset> offsets) override;
   Status Pause(std::span<const int32_t> partitions) override;
   Status Resume(std::span<const int32_t> partitions) override;
   bool BrokersReachable() const override;

@@ -169,7 +169,7 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
       std::lock_guard<std::mutex> lock(mu_);
       if (!lags_.empty()) {
         MetricFamily lag = Family("learnflow_consumer_lag_records",
-                                  "Records between the consumer position and the partition end.",
+                                  "Records between the committed (or, exactly-once, stored) position and the partition end.",
                                   MetricType::Gauge);
         for (const auto& [key, value] : lags_) {
           lag.metric.push_back(GaugeValue(
@@ -364,7 +364,14 @@ StatusOr<std::vector<ConsumerLag>> ConsumerLagFromStatistics(std::string_view js
     int64_t partition = -1;
     int64_t lag = -1;
     if (field.value["partition"].get(partition) != simdjson::SUCCESS || partition < 0) continue;
-    if (field.value["consumer_lag"].get(lag) != simdjson::SUCCESS || lag < 0) continue;
+    // Stored positions (exactly-once: the group offsets go through the transaction, unseen by
+    // the consumer) win over committed ones when the consumer has any.
+    int64_t stored_lag = -1;
+    if (field.value["consumer_lag_stored"].get(stored_lag) == simdjson::SUCCESS && stored_lag >= 0) {
+      lag = stored_lag;
+    } else if (field.value["consumer_lag"].get(lag) != simdjson::SUCCESS || lag < 0) {
+      continue;
+    }
     lags.push_back({std::string(topic), static_cast<int32_t>(partition), lag});
   }
   return lags;

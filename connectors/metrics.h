@@ -91,7 +91,8 @@ struct ConsumerLag {
 };
 
 // The consumer lag of every partition of `topic` in a librdkafka statistics JSON (STATISTICS.md:
-// topics.<topic>.partitions.<p>.consumer_lag, the partition end minus the committed offset);
+// topics.<topic>.partitions.<p>.consumer_lag_stored when the consumer stores positions
+// (exactly-once), else consumer_lag: the partition end minus the committed offset);
 // partitions whose lag librdkafka does not know (-1) and the internal partition -1 are left out.
 // InvalidArgument when `json` is not a statistics object.
 StatusOr<std::vector<ConsumerLag>> ConsumerLagFromStatistics(std::string_view json,

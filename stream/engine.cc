@@ -354,7 +354,15 @@ Status Engine::CommitCycle() {
   // Exactly-once: the input positions went with the transaction. The cohort stage's consumer
   // is another group; its positions are committed here in both modes (the store holds the
   // authoritative ones).
-  if (!sink_.transactional()) learners_.CommitGroup(offsets_);
+  if (!sink_.transactional()) {
+    learners_.CommitGroup(offsets_);
+  } else if (!offsets_.empty()) {
+    // The transaction carried the group offsets; the consumer still needs its positions for
+    // the lag it reports (librdkafka's consumer_lag_stored).
+    if (Status s = learners_.source().StorePositions(offsets_); !s.ok()) {
+      spdlog::debug("storing consumer positions for lag monitoring: {}", s.message());
+    }
+  }
   if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets_);
   return Status::Ok();
 }

@@ -70,6 +70,12 @@ class Source {
   // Records consumed positions in the group (asynchronously). Informational for lag monitoring:
   // the authoritative positions live in the state store.
   virtual Status Commit(std::span<const PartitionOffset> offsets) = 0;
+  // Records consumed positions in the client only, for lag monitoring when the group offsets
+  // travel in a transaction instead (exactly-once). Default: nothing to record.
+  virtual Status StorePositions(std::span<const PartitionOffset> offsets) {
+    (void)offsets;
+    return Status::Ok();
+  }
   // Stops / restarts fetching for assigned partitions (backpressure, restore).
   virtual Status Pause(std::span<const int32_t> partitions) = 0;
   virtual Status Resume(std::span<const int32_t> partitions) = 0;

@@ -67,7 +67,9 @@ void AppendCohort(const CohortSignalsOperator& op, std::string_view cohort_id,
   out += R"(,"struggling":)";
   out += state.firing ? "true" : "false";
   out += R"(,"latest_window":)";
-  if (state.last_window_end == 0) {
+  // active_learners is at least 1 in every emitted window; 0 means the state predates keeping
+  // the latest window (version 1), whose figures are unknown.
+  if (state.last_window_end == 0 || state.latest.active_learners == 0) {
     out += "null";
   } else {
     const TimestampMs size = op.windows().size_ms();

@@ -189,6 +189,19 @@ TEST_F(QueryApiTest, CohortAnswersItsAlertStateAndLatestCohortRecord) {
             R"("help_requests":1}})");
 }
 
+TEST_F(QueryApiTest, ACohortStateWrittenBeforeTheLatestWindowWasKeptAnswersNull) {
+  std::string v1 = {1, 1};  // version 1, firing
+  for (int i = 0; i < 8; ++i) v1.push_back(static_cast<char>(((kTen + kMsPerHour) >> (8 * i)) & 0xff));
+  StateBatch batch(*store_);
+  batch.Put(Family::kCohortKeyed, PartitionPrefix(0) + "c1", v1);
+  ASSERT_OK(store_->Write(batch));
+  cohorts_.Replace(std::vector<int32_t>{0});
+  const std::optional<ClientResponse> r = Get("/v1/cohorts/c1");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->body, R"({"cohort_id":"c1","struggling":true,"latest_window":null})");
+}
+
 TEST_F(QueryApiTest, CohortListFiltersOnStrugglingAcrossPartitionsInIdOrderWithALimit) {
   PutCohort(0, "c3", Cohort(true, 5));
   PutCohort(1, "c1", Cohort(true, 7));
