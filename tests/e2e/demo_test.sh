@@ -4,16 +4,8 @@
 # Usage: demo_test.sh /path/to/learnflow
 set -euo pipefail
 learnflow="$1"
-work="$(mktemp -d)"
-demo_pid=""
-cleanup() {
-  [ -n "$demo_pid" ] && kill -KILL "$demo_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-exec 3< <(exec "$learnflow" demo --learners 100 --rate 3000 --http-listen 127.0.0.1:0 2>"$work/err")
-demo_pid=$!
+source "$(dirname "$0")/../testing/demo_process.sh"
+start_demo "$learnflow"
 got_bootstrap=0
 got_signal=0
 metrics_url=""
