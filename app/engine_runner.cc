@@ -40,9 +40,9 @@ SignalParams SignalParamsFrom(const Config& config) {
 Status CheckPrivacyOfState(StateStore& store, const PrivacyConfig& privacy) {
   std::string wanted = "off";
   if (privacy.pseudonymize_learner_ids) {
-    Sha256Hex hex;
-    ToHex(HmacSha256(privacy.key).Mac("learnflow state pseudonymization check"), hex);
-    wanted = "hmac-sha256:" + std::string(hex.data(), hex.size());
+    Pseudonymizer::Hex hex;
+    wanted = "hmac-sha256:" +
+             std::string(Pseudonymizer(privacy.key).Apply("learnflow state pseudonymization check", hex));
   }
   std::string stored;
   bool found = false;

@@ -322,23 +322,26 @@ Status KafkaSource::Poll(int timeout_ms, size_t max, std::vector<InputMessage>& 
   return Status::Ok();
 }
 
-Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
+namespace {
+// `offsets` of `topic` as a librdkafka partition list (offset = next offset to consume).
+PartitionListPtr OffsetList(const std::string& topic, std::span<const PartitionOffset> offsets) {
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
   for (const PartitionOffset& po : offsets) {
-    rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), po.partition)->offset =
-        po.next_offset;
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), po.partition)->offset = po.next_offset;
   }
+  return list;
+}
+}  // namespace
+
+Status KafkaSource::Commit(std::span<const PartitionOffset> offsets) {
+  PartitionListPtr list = OffsetList(impl_->topic, offsets);
   const rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk, list.get(), /*async=*/1);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("offset commit", err);
   return Status::Ok();
 }
 
 Status KafkaSource::StorePositions(std::span<const PartitionOffset> offsets) {
-  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
-  for (const PartitionOffset& po : offsets) {
-    rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), po.partition)->offset =
-        po.next_offset;
-  }
+  PartitionListPtr list = OffsetList(impl_->topic, offsets);
   const rd_kafka_resp_err_t err = rd_kafka_offsets_store(impl_->rk, list.get());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("offset store", err);
   return Status::Ok();

@@ -283,11 +283,7 @@ LearnerWindowSummary LearnerSignalsOperator::Summarize(const LearnerWindowRecord
   if (record.known > 0) {
     s.accuracy = static_cast<double>(record.correct) / static_cast<double>(record.known);
   }
-  if (!record.mastery.empty()) {
-    double sum = 0;
-    for (const auto& [skill, p] : record.mastery) sum += p;
-    s.mean_mastery = sum / static_cast<double>(record.mastery.size());
-  }
+  s.mean_mastery = MeanOf(record.mastery);
   s.struggling = record.attempts >= static_cast<uint64_t>(params_.min_attempts) &&
                  ((s.accuracy && *s.accuracy < params_.accuracy_threshold) ||
                   (s.mean_mastery && *s.mean_mastery < params_.mastery_threshold));
@@ -330,6 +326,13 @@ void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
   out += R"(,"struggling":)";
   out += summary.struggling ? "true" : "false";
   out += '}';
+}
+
+std::optional<double> MeanOf(const std::vector<std::pair<std::string, double>>& values) {
+  if (values.empty()) return std::nullopt;
+  double sum = 0;
+  for (const auto& [skill, p] : values) sum += p;
+  return sum / static_cast<double>(values.size());
 }
 
 void AppendSkillMap(const std::vector<std::pair<std::string, double>>& values, std::string& out) {

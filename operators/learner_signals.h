@@ -118,6 +118,8 @@ struct LearnerWindowSummary {
 
 // Appends `,"window_start":"<ISO>","window_end":"<ISO>"` (the bounds of every windowed record).
 void AppendWindowBounds(TimeWindow window, std::string& out);
+// The mean of the p of `values`; nullopt when empty.
+std::optional<double> MeanOf(const std::vector<std::pair<std::string, double>>& values);
 // Appends a skill -> p map as a JSON object (`{"skill-1":0.42,...}`), in the vector's order.
 void AppendSkillMap(const std::vector<std::pair<std::string, double>>& values, std::string& out);
 

@@ -104,14 +104,8 @@ StatusOr<std::optional<std::string>> StateQueries::Learner(std::string_view lear
   out += best->inactivity_reported ? "true" : "false";
   out += R"(,"mastery":)";
   AppendSkillMap(best->bkt, out);
-  std::optional<double> mean;
-  if (!best->bkt.empty()) {
-    double sum = 0;
-    for (const auto& [skill, p] : best->bkt) sum += p;
-    mean = sum / static_cast<double>(best->bkt.size());
-  }
   out += R"(,"mean_mastery":)";
-  AppendJsonOptional(out, mean);
+  AppendJsonOptional(out, MeanOf(best->bkt));
   out += R"(,"latest_window":)";
   if (best->latest.window_end == kNoTime) {
     out += "null";
