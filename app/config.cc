@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -99,6 +100,50 @@ std::string Upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
+}
+
+// Whether `s` is text that YAML can hold and DescribeConfig() prints back unchanged: well-formed
+// UTF-8 (no overlong forms, surrogates or code points above U+10FFFF) without the Unicode
+// noncharacters U+FDD0..U+FDEF and U+xxFFFE/U+xxFFFF. yaml-cpp reads other bytes as they are but
+// its emitter writes U+FFFD (or the decoded code point) in their place, so such a value would
+// change on its way through DescribeConfig().
+bool IsUtf8Text(std::string_view s) {
+  static constexpr uint32_t kMinOfLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    uint32_t code_point = 0;
+    if ((lead & 0xE0) == 0xC0) {
+      length = 2;
+      code_point = lead & 0x1F;
+    } else if ((lead & 0xF0) == 0xE0) {
+      length = 3;
+      code_point = lead & 0x0F;
+    } else if ((lead & 0xF8) == 0xF0) {
+      length = 4;
+      code_point = lead & 0x07;
+    } else {
+      return false;
+    }
+    if (s.size() - i < length) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(s[i + k]);
+      if ((next & 0xC0) != 0x80) return false;
+      code_point = (code_point << 6) | (next & 0x3F);
+    }
+    if (code_point < kMinOfLength[length] || code_point > 0x10FFFF ||
+        (code_point >= 0xD800 && code_point <= 0xDFFF) ||
+        (code_point >= 0xFDD0 && code_point <= 0xFDEF) || (code_point & 0xFFFE) == 0xFFFE) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
 }
 
 std::optional<int64_t> ParseInt(std::string_view text) {
@@ -214,6 +259,7 @@ KeySpec StringKey(std::string section, std::string key, bool non_empty,
     if (!node.IsNull() && !node.IsScalar()) return "expected a string" + Got(node);
     std::string value = node.IsNull() ? std::string() : node.Scalar();
     if (non_empty && value.empty()) return "expected a non-empty string";
+    if (!IsUtf8Text(value)) return "expected UTF-8 text";
     if (check != nullptr) {
       std::string problem = check(value);
       if (!problem.empty()) return problem + Got(node);
@@ -338,6 +384,9 @@ KeySpec ListKey(std::string section, std::string key) {
           return "expected a list of non-empty strings" + Got(item) + " at item " +
                  std::to_string(values.size());
         }
+        if (!IsUtf8Text(item.Scalar())) {
+          return "expected UTF-8 text at item " + std::to_string(values.size());
+        }
         values.push_back(item.Scalar());
       }
     }
@@ -360,6 +409,7 @@ KeySpec MapKey(std::string section, std::string key, bool (*mask)(std::string_vi
   spec.apply_entry = [](const std::string& name, const YAML::Node& node,
                         Config& config) -> std::string {
     if (!node.IsScalar()) return "expected a scalar value" + Got(node);
+    if (!IsUtf8Text(name) || !IsUtf8Text(node.Scalar())) return "expected UTF-8 text";
     Field<kSection, kField>(config)[name] = node.Scalar();
     return {};
   };

@@ -5,8 +5,10 @@
 //
 // Lifecycle: Create() opens the state store and the Kafka clients (no network I/O yet); Run()
 // subscribes and processes until `stop`, then drains and commits. Threading: Run() on one thread;
-// counters() from any thread. Errors: Create() fails on bad config or an unusable state dir
-// (exit code 2 territory); Run() returns runtime failures (exit code 1).
+// counters() from any thread. Errors: Create() fails with InvalidArgument on bad config or a state
+// dir it must refuse (another format, another pseudonymization: exit code 2), with IoError when
+// the state dir cannot be created, opened or written (exit code 1, like every I/O failure); Run()
+// returns runtime failures (exit code 1), among them a state write failing (disk full, read-only).
 #pragma once
 
 #include <atomic>

@@ -130,7 +130,10 @@ class KafkaSource::Impl {
   }
 
   void Rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions) {
-    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    // NULL once the consumer has left its group (the revocation that rd_kafka_consumer_close
+    // triggers): then there is no protocol left to follow.
+    const char* protocol = rd_kafka_rebalance_protocol(rk);
+    const bool cooperative = protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
     if (listener == nullptr) {
       if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         rd_kafka_error_t* error = cooperative ? rd_kafka_incremental_unassign(rk, partitions) : nullptr;
@@ -439,6 +442,7 @@ class KafkaSink::Impl {
   const KafkaSource::Impl* source = nullptr;
   std::string input_topic;
   bool in_transaction = false;
+  bool offsets_sent = false;  // the open transaction already carries the input offsets
 };
 
 namespace {
@@ -561,7 +565,9 @@ Status KafkaSink::CommitTransaction(std::span<const PartitionOffset> input_offse
   if (!impl_->in_transaction && input_offsets.empty()) return Status::Ok();
   LF_RETURN_IF_ERROR(impl_->EnsureTransaction());
   rd_kafka_error_t* error = nullptr;
-  if (!input_offsets.empty()) {
+  // After a retriable failure the caller calls again: offsets already added to this transaction
+  // are not sent twice, and the commit resumes where it stopped.
+  if (!input_offsets.empty() && !impl_->offsets_sent) {
     PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(input_offsets.size())));
     for (const PartitionOffset& po : input_offsets) {
       rd_kafka_topic_partition_list_add(list.get(), impl_->input_topic.c_str(), po.partition)->offset =
@@ -570,19 +576,16 @@ Status KafkaSink::CommitTransaction(std::span<const PartitionOffset> input_offse
     rd_kafka_consumer_group_metadata_t* group = rd_kafka_consumer_group_metadata(impl_->source->rk);
     error = rd_kafka_send_offsets_to_transaction(impl_->rk, list.get(), group, timeout_ms);
     rd_kafka_consumer_group_metadata_destroy(group);
+    impl_->offsets_sent = error == nullptr;
   }
-  // Retriable failures (a coordinator moving, a timeout) are retried a few times in place.
-  for (int attempt = 0; error == nullptr && attempt < 5; ++attempt) {
+  if (error == nullptr) {
     error = rd_kafka_commit_transaction(impl_->rk, timeout_ms);
     if (error == nullptr) {
       impl_->in_transaction = false;
+      impl_->offsets_sent = false;
       if (!impl_->delivery_error.ok()) return std::exchange(impl_->delivery_error, Status());
       return Status::Ok();
     }
-    if (!rd_kafka_error_is_retriable(error)) break;
-    spdlog::warn("transaction commit: {}; retrying", rd_kafka_error_string(error));
-    rd_kafka_error_destroy(error);
-    error = nullptr;
   }
   Status status = Impl::TakeError("transaction commit", error);
   if (status.code() == StatusCode::kAborted) {
@@ -592,6 +595,7 @@ Status KafkaSink::CommitTransaction(std::span<const PartitionOffset> input_offse
       rd_kafka_error_destroy(abort_error);
     }
     impl_->in_transaction = false;
+    impl_->offsets_sent = false;
   }
   return status;
 }
@@ -865,6 +869,37 @@ Status EmbeddedBroker::SetBrokerDown(int broker_id) {
 Status EmbeddedBroker::SetBrokerUp(int broker_id) {
   const rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_up(impl_->cluster, broker_id);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("broker up", err);
+  return Status::Ok();
+}
+
+Status EmbeddedBroker::PushRequestErrors(int broker_id, int api_key, const std::vector<int>& errors) {
+  for (int e : errors) {
+    const rd_kafka_resp_err_t err = rd_kafka_mock_broker_push_request_error_rtts(
+        impl_->cluster, broker_id, static_cast<int16_t>(api_key), 1, static_cast<rd_kafka_resp_err_t>(e), 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("push request error", err);
+  }
+  return Status::Ok();
+}
+
+StatusOr<size_t> EmbeddedBroker::PendingRequestErrors(int broker_id, int api_key) {
+  size_t count = 0;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_broker_error_stack_cnt(impl_->cluster, broker_id, static_cast<int16_t>(api_key), &count);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("request error count", err);
+  return count;
+}
+
+Status EmbeddedBroker::SetPartitionLeader(const std::string& topic, int partition, int broker_id) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_partition_set_leader(impl_->cluster, topic.c_str(), partition, broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("set leader of " + topic, err);
+  return Status::Ok();
+}
+
+Status EmbeddedBroker::SetCoordinator(const std::string& type, const std::string& key, int broker_id) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_coordinator_set(impl_->cluster, type.c_str(), key.c_str(), broker_id);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("set " + type + " coordinator of " + key, err);
   return Status::Ok();
 }
 

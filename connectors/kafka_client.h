@@ -138,6 +138,18 @@ class EmbeddedBroker {
   // Fault injection for tests: takes broker `broker_id` (1-based) down / up.
   Status SetBrokerDown(int broker_id);
   Status SetBrokerUp(int broker_id);
+  // Fault injection: the next requests of Kafka API `api_key` (protocol numbers: 0 Produce,
+  // 1 Fetch, 8 OffsetCommit, 24 AddPartitionsToTxn, 26 EndTxn, ...) that broker `broker_id`
+  // receives fail, in order, with the Kafka error codes `errors` (protocol numbers, e.g. 6
+  // NOT_LEADER_OR_FOLLOWER).
+  Status PushRequestErrors(int broker_id, int api_key, const std::vector<int>& errors);
+  // How many of the errors pushed for `api_key` on `broker_id` are still to be returned.
+  StatusOr<size_t> PendingRequestErrors(int broker_id, int api_key);
+  // Fault injection: moves the leadership of `topic` partition `partition` to broker `broker_id`.
+  Status SetPartitionLeader(const std::string& topic, int partition, int broker_id);
+  // Fault injection: moves the coordinator of `key` to broker `broker_id`; `type` is "group"
+  // (key: a group id) or "transaction" (key: a transactional.id).
+  Status SetCoordinator(const std::string& type, const std::string& key, int broker_id);
 
   class Impl;
 

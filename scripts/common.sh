@@ -46,3 +46,21 @@ build_learnflow() {
     -DLEARNFLOW_WERROR="$werror" "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)"
 }
+
+# Runtime options of the sanitizers for `scripts/test --sanitize KIND` (address: ASan + UBSan,
+# thread: TSan): stop at the first report with a stack trace, and the suppressions of
+# tests/sanitizers/ (each entry there says why). Child processes (the learnflow binary the tests
+# start) inherit them.
+sanitizer_environment() {
+  local supp="$LEARNFLOW_ROOT/tests/sanitizers"
+  case "$1" in
+    address)
+      export ASAN_OPTIONS="detect_leaks=1:detect_stack_use_after_return=1:strict_init_order=1:check_initialization_order=1"
+      export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+      export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:suppressions=$supp/ubsan.supp"
+      ;;
+    thread)
+      export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp"
+      ;;
+  esac
+}

@@ -5,7 +5,10 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
+#include <spdlog/spdlog.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <vector>
 
@@ -24,6 +27,31 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what, const std::str
 }
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// RocksDB's own warnings and errors go to the engine's log instead of a LOG file in the state
+// directory. On a full disk that file fails like the rest, and RocksDB's file writer, used again
+// after a failed write, aborts the process in builds with assertions (Debian's librocksdb): the
+// store must report the error, not die of its logger.
+class EngineLogLogger final : public rocksdb::Logger {
+ public:
+  explicit EngineLogLogger(std::string dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), dir_(std::move(dir)) {}
+
+  using rocksdb::Logger::Logv;
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char text[1024];
+    const int n = std::vsnprintf(text, sizeof(text), format, ap);
+    std::string_view line(text, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof(text) - 1));
+    while (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+    // The engine reports a failed write itself (one error naming the directory); RocksDB's
+    // account of it is detail.
+    spdlog::warn("rocksdb (state dir {}): {}", dir_, line);
+  }
+
+ private:
+  const std::string dir_;
+};
 
 // The layout of keys and values; bumped when a new version cannot read an older store.
 constexpr std::string_view kFormatKey = "format";
@@ -107,6 +135,7 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& 
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.info_log = std::make_shared<EngineLogLogger>(options.dir);
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = impl->cache;

@@ -334,7 +334,9 @@ Status Engine::CommitCycle() {
   if (cohorts_ != nullptr) cohorts_->CollectOffsets(cohort_offsets_);
   if (sink_.transactional()) {
     // Outputs, changelog records and input positions become visible together, or not at all.
-    LF_RETURN_IF_ERROR(sink_.CommitTransaction(offsets_, options_.flush_timeout_ms));
+    LF_RETURN_IF_ERROR(WaitWhileUnavailable("to commit the transaction", [this] {
+      return sink_.CommitTransaction(offsets_, options_.flush_timeout_ms);
+    }));
   } else {
     LF_RETURN_IF_ERROR(FlushOutputs());
   }
@@ -376,14 +378,21 @@ Status Engine::Run(const std::atomic<bool>& stop) {
 }
 
 Status Engine::FlushOutputs() {
-  // Unavailable means "not acknowledged yet" (brokers down): nothing is lost while the records
-  // stay queued, so keep waiting, with readiness reporting not-ready meanwhile. Delivery failures
-  // (records dropped after message.timeout.ms) are other codes and end the run.
+  return WaitWhileUnavailable("for the brokers to acknowledge outputs",
+                              [this] { return sink_.Flush(options_.flush_timeout_ms); });
+}
+
+template <typename Attempt>
+Status Engine::WaitWhileUnavailable(std::string_view what, Attempt attempt) {
+  // Unavailable means "not done yet" (brokers down, a coordinator moving): nothing is lost while
+  // the records stay queued or the transaction stays open, so keep trying, with readiness
+  // reporting not-ready meanwhile. Delivery failures (records dropped after message.timeout.ms)
+  // and aborted transactions are other codes and end the run.
   while (true) {
-    Status s = sink_.Flush(options_.flush_timeout_ms);
+    Status s = attempt();
     if (s.code() != StatusCode::kUnavailable) return s;
     counters_.broker_reachable.store(false, std::memory_order_relaxed);
-    spdlog::warn("waiting for the brokers to acknowledge outputs: {}", s.message());
+    spdlog::warn("waiting {}: {}", what, s.message());
   }
 }
 

@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/hmac_sha256.h"
@@ -75,7 +76,10 @@ struct EngineOptions {
   size_t max_message_bytes = 1 << 20;
   size_t max_poll_records = 500;
   int poll_timeout_ms = 100;
-  int flush_timeout_ms = 60000;
+  // One wait for output acknowledgements or a transaction commit. A commit that is not done in
+  // this time reports not-ready and waits again (nothing is given up: records stay queued until
+  // librdkafka's message.timeout.ms).
+  int flush_timeout_ms = 2000;
   size_t max_in_flight = 100000;  // pause consumption above this many unacknowledged records
   // privacy.pseudonymize_learner_ids: learner ids are replaced by their HMAC-SHA256 under this
   // key right after decoding, so no state, record, query answer or log holds the original.
@@ -127,6 +131,10 @@ class Engine final : private TaskOutput {
   Status Backpressure();
   Status CommitCycle();
   Status FlushOutputs();
+  // Calls `attempt` until it returns anything but Unavailable, marking the brokers unreachable
+  // (readiness: not-ready) after each Unavailable.
+  template <typename Attempt>
+  Status WaitWhileUnavailable(std::string_view what, Attempt attempt);
 
   // TaskOutput
   Status Emit(Output output, std::string_view key, std::string_view value) override;

@@ -114,7 +114,9 @@ class Sink {
   // Exactly-once sinks only (transactional()): commits everything sent since the last commit
   // together with `input_offsets` (the consumer group's positions) in one Kafka transaction.
   // Aborted: the transaction was aborted and its records discarded; the caller must not
-  // checkpoint and has to restart from its last checkpoint.
+  // checkpoint and has to restart from its last checkpoint. Unavailable: not committed within
+  // `timeout_ms` for a retriable reason (brokers down, a coordinator moving); the transaction is
+  // still open and the caller calls again with the same offsets.
   virtual bool transactional() const { return false; }
   virtual Status CommitTransaction(std::span<const PartitionOffset> input_offsets, int timeout_ms) {
     (void)input_offsets;

@@ -1,5 +1,6 @@
 // xAPI 1.0.3 statement -> CanonicalEvent (DESIGN §6, xAPI column).
 #include <algorithm>
+#include <cmath>
 
 #include "connectors/decoders/decoder_internal.h"
 #include "core/time.h"
@@ -81,7 +82,15 @@ double XapiScore(dom::object score) {
   if (!Member(score, "max", value) || !ToDouble(value, max)) return CanonicalEvent::kNoScore;
   if (Member(score, "min", value) && !ToDouble(value, min)) return CanonicalEvent::kNoScore;
   if (!(max > min)) return CanonicalEvent::kNoScore;
-  return Clamp01((raw - min) / (max - min));
+  double offset = raw - min;
+  double span = max - min;
+  if (std::isinf(span)) {
+    // Bounds near both ends of the double range: the difference overflows (and inf / inf would
+    // be a NaN score). Their halves are exact and differ by at most the largest double.
+    offset = raw / 2 - min / 2;
+    span = max / 2 - min / 2;
+  }
+  return Clamp01(offset / span);
 }
 
 }  // namespace

@@ -641,6 +641,36 @@ TEST_F(ConfigTest, DescribeConfigRoundTrips) {
       << text;
 }
 
+// Found by fuzzing (tests/fuzz/regressions/config): yaml-cpp loads bytes that are not UTF-8 as
+// they are, but DescribeConfig() printed them as U+FFFD, so the description no longer loaded
+// back to the same configuration. Such values are now rejected, naming the key.
+TEST_F(ConfigTest, StringValuesMustBeUtf8Text) {
+  EXPECT_EQ(ErrorOf(Load("kafka:\n  bootstrap_servers: \"a:909\xca\xd3\"\n")),
+            "config error: kafka.bootstrap_servers: expected UTF-8 text (file " + FilePath() +
+                " line 2)");
+  // An overlong form of "/", a surrogate, a noncharacter.
+  EXPECT_EQ(ErrorOf(Load("", {"decoding.caliper_help_tools=[https://x/hint, \"\xc0\xaf\"]"})),
+            "config error: decoding.caliper_help_tools: expected UTF-8 text at item 1 (from --set)");
+  EXPECT_EQ(ErrorOf(Load("", {}, Env{{"LEARNFLOW_KAFKA_PROPERTIES__CLIENT_ID", "id-\xed\xa0\x80"}})),
+            "config error: kafka.properties.client.id: expected UTF-8 text (from environment "
+            "LEARNFLOW_KAFKA_PROPERTIES__CLIENT_ID)");
+  EXPECT_EQ(ErrorOf(Load("", {"state.dir=/var/lib/\xef\xbf\xbe"})),
+            "config error: state.dir: expected UTF-8 text (from --set)");
+
+  // Any other Unicode text is accepted and described unchanged.
+  StatusOr<Config> config = Load(
+      "topics:\n  input: \"l\xc3\xa9""arning-\xf0\x9f\x93\x9a\"\n"
+      "kafka:\n  properties:\n    client.id: \"\xe5\xad\xa6\xe7\xbf\x92\"\n");
+  ASSERT_OK(config.status());
+  EXPECT_EQ(config->topics.input, "l\xc3\xa9""arning-\xf0\x9f\x93\x9a");
+  ConfigSources sources;
+  sources.file_path = WriteFile("described.yaml", DescribeConfig(*config));
+  sources.env = Env{};
+  StatusOr<Config> again = LoadConfig(sources);
+  ASSERT_OK(again.status());
+  EXPECT_EQ(*again, *config);
+}
+
 TEST_F(ConfigTest, ExampleConfigHoldsTheDefaults) {
   ConfigSources sources;
   sources.file_path = RepoRoot() + "docs/learnflow.example.yaml";

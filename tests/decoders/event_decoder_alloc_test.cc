@@ -15,15 +15,26 @@ namespace {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
 
-void* CountedAlloc(std::size_t n) {
+void* CountedAllocNoThrow(std::size_t n) noexcept {
   if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  return std::malloc(n == 0 ? 1 : n);
+}
+
+void* CountedAlloc(std::size_t n) {
+  if (void* p = CountedAllocNoThrow(n)) return p;
   throw std::bad_alloc();
 }
 }  // namespace
 
+// Every form that the replaced deletes below free must come from malloc too: simdjson sizes its
+// buffers with `new (std::nothrow) uint8_t[n]`, and a sanitizer build reports a new/free mismatch
+// if the nothrow forms keep the library's allocator.
 void* operator new(std::size_t n) { return CountedAlloc(n); }
 void* operator new[](std::size_t n) { return CountedAlloc(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return CountedAllocNoThrow(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return CountedAllocNoThrow(n); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }

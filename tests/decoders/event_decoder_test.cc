@@ -404,6 +404,9 @@ TEST_F(DecoderTest, XapiScoreRules) {
   EXPECT_EQ(score_of(R"({"raw":"five","max":10})"), CanonicalEvent::kNoScore);
   EXPECT_EQ(score_of(R"({})"), CanonicalEvent::kNoScore);
   EXPECT_FALSE(One(kXapiMinimal).has_score());
+  // Bounds whose differences overflow a double (a NaN score before; tests/fuzz/regressions/xapi).
+  EXPECT_DOUBLE_EQ(score_of(R"({"raw":1e308,"min":-1e308,"max":1.5e308})"), 0.8);
+  EXPECT_DOUBLE_EQ(score_of(R"({"raw":1.7e308,"min":-1.7e308,"max":1e308})"), 1.0);
 }
 
 TEST_F(DecoderTest, XapiSuccessRules) {

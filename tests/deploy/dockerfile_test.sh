@@ -11,6 +11,11 @@ binary="$1"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dockerfile="$root/Dockerfile"
 command -v readelf >/dev/null && command -v dpkg >/dev/null || { echo "skipped: readelf/dpkg missing"; exit 77; }
+# The image is always built without sanitizers (scripts/test --sanitize links their runtimes).
+if readelf -d "$binary" | grep -Eq 'Shared library: \[lib(asan|tsan|ubsan)'; then
+  echo "skipped: a sanitizer build of the binary; the image's build stage uses none"
+  exit 77
+fi
 
 # The package list of the final stage's apt-get install (after the last FROM).
 final="$(awk '/^FROM /{stage=""} {stage=stage $0 "\n"} END{printf "%s", stage}' "$dockerfile")"

@@ -27,32 +27,8 @@
 namespace learnflow {
 namespace {
 
-// A port that was free a moment ago (the engine binds it right after).
-uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Sample value of an exact series line in a Prometheus exposition, or -1.
-double Sample(const std::string& exposition, const std::string& series) {
-  const std::string prefix = series + " ";
-  for (size_t pos = 0; pos < exposition.size();) {
-    const size_t end = exposition.find('\n', pos);
-    const std::string line = exposition.substr(pos, end - pos);
-    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(prefix.size()));
-    if (end == std::string::npos) break;
-    pos = end + 1;
-  }
-  return -1;
-}
+using testing::FreeLoopbackPort;
+using testing::MetricSample;
 
 std::string Xapi(const std::string& id, const std::string& name, TimestampMs t) {
   return R"({"id":")" + id + R"(","actor":{"account":{"homePage":"https://lms.example.org","name":")" +
@@ -91,7 +67,7 @@ TEST(OperationsTest, MetricsOverHttpCountExactlyWhatWasProducedAndSigtermStopsCl
   ASSERT_OK(testing::ProduceRecords(bootstrap, "ops.in", records));
 
   testing::TempDir dir;
-  const uint16_t port = FreePort();
+  const uint16_t port = FreeLoopbackPort();
   const std::string config = dir.path() + "/learnflow.yaml";
   {
     std::ofstream f(config);
@@ -125,26 +101,26 @@ TEST(OperationsTest, MetricsOverHttpCountExactlyWhatWasProducedAndSigtermStopsCl
     metrics = response->body;
     // Consumer lag comes from librdkafka's statistics (every 200 ms here): 0 once the group
     // offsets committed after the last record reach the partition ends.
-    if (Sample(metrics, R"(learnflow_records_produced_total{topic="ops.dead"})") >= 8 &&
-        Sample(metrics, R"(learnflow_events_consumed_total{topic="ops.in"})") >= records.size() &&
-        Sample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="0"})") == 0 &&
-        Sample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="1"})") == 0) {
+    if (MetricSample(metrics, R"(learnflow_records_produced_total{topic="ops.dead"})") >= 8 &&
+        MetricSample(metrics, R"(learnflow_events_consumed_total{topic="ops.in"})") >= records.size() &&
+        MetricSample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="0"})") == 0 &&
+        MetricSample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="1"})") == 0) {
       break;
     }
   }
-  EXPECT_EQ(Sample(metrics, R"(learnflow_events_consumed_total{topic="ops.in"})"), records.size());
-  EXPECT_EQ(Sample(metrics, R"(learnflow_events_invalid_total{reason="invalid_json"})"), 4);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_events_invalid_total{reason="no_learner"})"), 2);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_events_invalid_total{reason="late"})"), 2);
-  EXPECT_EQ(Sample(metrics, "learnflow_events_late_total"), 2);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_records_produced_total{topic="ops.out"})"), 3);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_records_produced_total{topic="ops.dead"})"), 8);
-  EXPECT_EQ(Sample(metrics, "learnflow_assigned_partitions"), 2);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="0"})"), 0);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="1"})"), 0);
-  EXPECT_GT(Sample(metrics, "learnflow_processing_latency_seconds_count"), 0);
-  EXPECT_GT(Sample(metrics, "learnflow_commit_duration_seconds_count"), 0);
-  EXPECT_EQ(Sample(metrics, R"(learnflow_build_info{version="0.1.0"})"), 1);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_events_consumed_total{topic="ops.in"})"), records.size());
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_events_invalid_total{reason="invalid_json"})"), 4);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_events_invalid_total{reason="no_learner"})"), 2);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_events_invalid_total{reason="late"})"), 2);
+  EXPECT_EQ(MetricSample(metrics, "learnflow_events_late_total"), 2);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_records_produced_total{topic="ops.out"})"), 3);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_records_produced_total{topic="ops.dead"})"), 8);
+  EXPECT_EQ(MetricSample(metrics, "learnflow_assigned_partitions"), 2);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="0"})"), 0);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_consumer_lag_records{topic="ops.in",partition="1"})"), 0);
+  EXPECT_GT(MetricSample(metrics, "learnflow_processing_latency_seconds_count"), 0);
+  EXPECT_GT(MetricSample(metrics, "learnflow_commit_duration_seconds_count"), 0);
+  EXPECT_EQ(MetricSample(metrics, R"(learnflow_build_info{version="0.1.0"})"), 1);
 
   const testing::PromtoolResult check = testing::PromtoolCheckMetrics(metrics);
   if (check.available) {
@@ -232,7 +208,7 @@ TEST(OperationsTest, QueryApiAnswersFromLiveStateAndOnlyPseudonymsLeaveTheEngine
   }
 
   testing::TempDir dir;
-  const uint16_t port = FreePort();
+  const uint16_t port = FreeLoopbackPort();
   const std::string key = "a-test-key-of-32-bytes-0123456789";
   const std::string config = dir.path() + "/learnflow.yaml";
   {

@@ -113,4 +113,29 @@ bool TestHttpClient::ReadsEof() {
   }
 }
 
+uint16_t FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+double MetricSample(const std::string& exposition, const std::string& series) {
+  const std::string prefix = series + " ";
+  for (size_t pos = 0; pos < exposition.size();) {
+    const size_t end = exposition.find('\n', pos);
+    const std::string line = exposition.substr(pos, end - pos);
+    if (line.rfind(prefix, 0) == 0) return std::stod(line.substr(prefix.size()));
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return -1;
+}
+
 }  // namespace learnflow::testing

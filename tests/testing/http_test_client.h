@@ -42,4 +42,11 @@ class TestHttpClient {
   std::string buffer_;
 };
 
+// A loopback port that was free a moment ago (the engine under test binds it right after).
+uint16_t FreeLoopbackPort();
+
+// Value of the exact series `series` (name and labels as exposed, e.g.
+// `learnflow_events_consumed_total{topic="in"}`) in a Prometheus text exposition, or -1.
+double MetricSample(const std::string& exposition, const std::string& series);
+
 }  // namespace learnflow::testing

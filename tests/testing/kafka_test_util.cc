@@ -32,6 +32,19 @@ StatusOr<KafkaPtr> NewClient(rd_kafka_type_t type, const std::string& bootstrap)
   return KafkaPtr(rk);
 }
 
+// The partition count of `topic`, from the broker's metadata.
+StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic) {
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &metadata, 10000);
+  rd_kafka_topic_destroy(rkt);
+  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) return UnavailableError(rd_kafka_err2str(merr));
+  const int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
+  rd_kafka_metadata_destroy(metadata);
+  if (partitions == 0) return NotFoundError("topic " + topic + " has no partitions");
+  return partitions;
+}
+
 }  // namespace
 
 Status ProduceRecords(const std::string& bootstrap, const std::string& topic,
@@ -56,14 +69,7 @@ StatusOr<std::vector<ConsumedRecord>> ReadTopic(const std::string& bootstrap,
                                                 const std::string& topic, size_t count,
                                                 int timeout_ms) {
   LF_ASSIGN_OR_RETURN(KafkaPtr rk, NewClient(RD_KAFKA_CONSUMER, bootstrap));
-  const rd_kafka_metadata_t* metadata = nullptr;
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
-  const rd_kafka_resp_err_t merr = rd_kafka_metadata(rk.get(), 0, rkt, &metadata, 10000);
-  rd_kafka_topic_destroy(rkt);
-  if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) return UnavailableError(rd_kafka_err2str(merr));
-  int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
-  rd_kafka_metadata_destroy(metadata);
-  if (partitions == 0) return NotFoundError("topic " + topic + " has no partitions");
+  LF_ASSIGN_OR_RETURN(const int partitions, PartitionCount(rk.get(), topic));
 
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
   for (int p = 0; p < partitions; ++p) {
@@ -111,6 +117,20 @@ StatusOr<std::vector<ConsumedRecord>> ReadTopic(const std::string& bootstrap,
     return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
   });
   return out;
+}
+
+StatusOr<int64_t> EndOffsetSum(const std::string& bootstrap, const std::string& topic) {
+  LF_ASSIGN_OR_RETURN(KafkaPtr rk, NewClient(RD_KAFKA_CONSUMER, bootstrap));
+  LF_ASSIGN_OR_RETURN(const int partitions, PartitionCount(rk.get(), topic));
+  int64_t sum = 0;
+  for (int p = 0; p < partitions; ++p) {
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(rk.get(), topic.c_str(), p, &low, &high, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return UnavailableError(rd_kafka_err2str(err));
+    sum += high;
+  }
+  return sum;
 }
 
 }  // namespace learnflow::testing

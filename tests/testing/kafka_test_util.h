@@ -39,4 +39,8 @@ StatusOr<std::vector<ConsumedRecord>> ReadTopic(const std::string& bootstrap,
                                                 const std::string& topic, size_t count,
                                                 int timeout_ms = 60000);
 
+// The sum of the end offsets (high watermarks) of `topic`'s partitions: records ever written
+// there, plus any transaction markers.
+StatusOr<int64_t> EndOffsetSum(const std::string& bootstrap, const std::string& topic);
+
 }  // namespace learnflow::testing
