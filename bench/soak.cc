@@ -760,9 +760,12 @@ int Soak(const Flags& flags) {
   StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(client);
   if (!sink.ok()) return Fail(sink.status().ToString());
 
-  std::FILE* csv = std::fopen((flags.out_dir + "/samples.csv").c_str(), "w");
+  struct CloseFile {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, CloseFile> csv(std::fopen((flags.out_dir + "/samples.csv").c_str(), "w"));
   if (csv == nullptr) return Fail("cannot write samples.csv in " + flags.out_dir);
-  WriteCsvHeader(csv);
+  WriteCsvHeader(csv.get());
 
   std::vector<Sample> samples;
   std::atomic<int64_t> consumed{0};
@@ -798,7 +801,7 @@ int Soak(const Flags& flags) {
       last_sample_consumed = s.engine.consumed;
       last_sample_t = t;
       samples.push_back(s);
-      WriteCsvRow(csv, s);
+      WriteCsvRow(csv.get(), s);
       if (force_sample || t - last_table_t >= table_s - sample_s / 2) {
         PrintTableRow(s);
         last_table_t = t;
@@ -862,7 +865,7 @@ int Soak(const Flags& flags) {
   if (!engine_alive) {
     return Fail("the engine exited while draining:\n" + LastLines(ReadFile(log_path), 30));
   }
-  std::fclose(csv);
+  csv.reset();
   const Sample final_sample = samples.back();
   const EngineView& final_view = final_sample.engine;
 
@@ -1084,6 +1087,7 @@ int Soak(const Flags& flags) {
   }
   std::printf("\nsamples: %s/samples.csv  summary: %s/summary.json  engine log: %s\n",
               flags.out_dir.c_str(), flags.out_dir.c_str(), log_path.c_str());
+  if (flags.keep_state) std::printf("engine state kept in %s/state\n", temp.c_str());
   return pass ? kExitPass : kExitFail;
 }
 
