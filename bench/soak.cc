@@ -20,6 +20,7 @@
 // Exit status: 0 when every rule holds, 1 when one fails or the run itself fails, 2 on a usage
 // error. Threads: the main thread samples and decides; one producer thread; librdkafka's own.
 #include <fcntl.h>
+#include <fmt/core.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -38,7 +39,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fmt/core.h>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -185,7 +185,9 @@ ProcMemory ReadProcMemory(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    const auto value = [&line] { return std::strtoll(line.c_str() + line.find(':') + 1, nullptr, 10); };
+    const auto value = [&line] {
+      return std::strtoll(line.c_str() + line.find(':') + 1, nullptr, 10);
+    };
     if (line.starts_with("VmRSS:")) m.rss_kib = value();
     if (line.starts_with("VmHWM:")) m.hwm_kib = value();
     if (line.starts_with("RssAnon:")) m.anon_kib = value();
@@ -320,7 +322,8 @@ class Exposition {
     return max;
   }
   bool Has(std::string_view name) const {
-    return std::any_of(samples_.begin(), samples_.end(), [&](const Sample& s) { return s.name == name; });
+    return std::any_of(samples_.begin(), samples_.end(),
+                       [&](const Sample& s) { return s.name == name; });
   }
   size_t size() const { return samples_.size(); }
 
@@ -394,8 +397,8 @@ std::optional<EngineView> Scrape(uint16_t port) {
 struct Expectation {
   int64_t produced = 0;
   int64_t payload_bytes = 0;
-  int64_t skipped = 0;         // Moodle rows the decoder understands but skips
-  int64_t nonmonotonic = 0;    // a learner's event in an earlier window than its previous one
+  int64_t skipped = 0;       // Moodle rows the decoder understands but skips
+  int64_t nonmonotonic = 0;  // a learner's event in an earlier window than its previous one
   std::vector<TimestampMs> max_event_ms;  // per partition, over events reaching the learner stage
   // Per partition: window end -> distinct learners with a window-opening event in it.
   std::vector<std::map<TimestampMs, int64_t>> learners_by_window_end;
@@ -465,9 +468,8 @@ class Producer {
         const auto start = Clock::now();
         sink_.Poll();
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        held_back_us_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(
-                                    Clock::now() - start)
-                                    .count());
+        held_back_us_.fetch_add(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
         continue;
       }
       if (!simulator.Next(message)) break;
@@ -537,24 +539,26 @@ std::string EventTimeText(TimestampMs ms) {
 }
 
 void WriteCsvHeader(std::FILE* f) {
-  std::fprintf(f,
-               "t_s,phase,vm_rss_kib,vm_hwm_kib,rss_anon_kib,state_bytes,consumer_lag_input,"
-               "consumer_lag_input_max_partition,consumer_lag_repartition,events_produced,"
-               "events_consumed,consumed_per_s,records_produced,learner_records,cohort_records,"
-               "alerts,dead_letters,events_invalid,events_late,events_skipped,engine_cpu_s,watermark\n");
+  std::fprintf(
+      f,
+      "t_s,phase,vm_rss_kib,vm_hwm_kib,rss_anon_kib,state_bytes,consumer_lag_input,"
+      "consumer_lag_input_max_partition,consumer_lag_repartition,events_produced,"
+      "events_consumed,consumed_per_s,records_produced,learner_records,cohort_records,"
+      "alerts,dead_letters,events_invalid,events_late,events_skipped,engine_cpu_s,watermark\n");
 }
 
 void WriteCsvRow(std::FILE* f, const Sample& s) {
   const EngineView& e = s.engine;
-  std::fprintf(f, "%s\n",
-               fmt::format("{:.1f},{},{},{},{},{},{},{},{},{},{},{:.0f},{},{},{},{},{},{},{},{},{:.2f},{}",
-                           s.t_s, s.drain ? "drain" : "run", s.memory.rss_kib, s.memory.hwm_kib,
-                           s.memory.anon_kib, e.state_bytes, e.lag_input, e.lag_input_partition,
-                           e.lag_repartition, s.produced, e.consumed, s.consumed_per_s,
-                           e.records_out, e.learner_records, e.cohort_records, e.alerts,
-                           e.dead_letters, e.invalid, e.late, e.skipped, s.memory.cpu_s,
-                           e.event_time_ms == 0 ? "" : FormatIso8601Millis(e.event_time_ms))
-                   .c_str());
+  std::fprintf(
+      f, "%s\n",
+      fmt::format("{:.1f},{},{},{},{},{},{},{},{},{},{},{:.0f},{},{},{},{},{},{},{},{},{:.2f},{}",
+                  s.t_s, s.drain ? "drain" : "run", s.memory.rss_kib, s.memory.hwm_kib,
+                  s.memory.anon_kib, e.state_bytes, e.lag_input, e.lag_input_partition,
+                  e.lag_repartition, s.produced, e.consumed, s.consumed_per_s, e.records_out,
+                  e.learner_records, e.cohort_records, e.alerts, e.dead_letters, e.invalid, e.late,
+                  e.skipped, s.memory.cpu_s,
+                  e.event_time_ms == 0 ? "" : FormatIso8601Millis(e.event_time_ms))
+          .c_str());
   std::fflush(f);
 }
 
@@ -566,8 +570,8 @@ void PrintTableHeader() {
 
 void PrintTableRow(const Sample& s) {
   const EngineView& e = s.engine;
-  std::printf("%7.2f %9.0f %11lld %11lld %8lld %8lld %8.1f %8.1f %9.1f %10lld %16s%s\n", s.t_s / 60.0,
-              s.consumed_per_s, static_cast<long long>(s.produced),
+  std::printf("%7.2f %9.0f %11lld %11lld %8lld %8lld %8.1f %8.1f %9.1f %10lld %16s%s\n",
+              s.t_s / 60.0, s.consumed_per_s, static_cast<long long>(s.produced),
               static_cast<long long>(e.consumed), static_cast<long long>(e.lag_input),
               static_cast<long long>(e.lag_repartition), MiB(s.memory.rss_kib),
               MiB(s.memory.hwm_kib), static_cast<double>(e.state_bytes) / (1024.0 * 1024.0),
@@ -630,17 +634,18 @@ std::vector<const Sample*> Between(const std::vector<Sample>& samples, double du
 // ---------------------------------------------------------------------------------------------
 // Setup.
 
-std::string ConfigYaml(const Flags& flags, const std::string& bootstrap, const std::string& state_dir,
-                       const SimulatorOptions& options) {
+std::string ConfigYaml(const Flags& flags, const std::string& bootstrap,
+                       const std::string& state_dir, const SimulatorOptions& options) {
   std::string y;
   y += "# Generated by learnflow_soak.\n";
   y += fmt::format("kafka:\n  bootstrap_servers: \"{}\"\n  group_id: {}\n", bootstrap, kGroup);
   // Short rebalance rounds on the embedded broker; lag statistics every second.
   y += "  properties:\n    session.timeout.ms: 6000\n    heartbeat.interval.ms: 500\n"
        "    statistics.interval.ms: 1000\n";
-  y += fmt::format("topics:\n  input: {}\n  learner_signals: {}\n  cohort_signals: {}\n"
-                   "  alerts: {}\n  dead_letter: {}\n",
-                   kInputTopic, kLearnerTopic, kCohortTopic, kAlertTopic, kDeadLetterTopic);
+  y += fmt::format(
+      "topics:\n  input: {}\n  learner_signals: {}\n  cohort_signals: {}\n"
+      "  alerts: {}\n  dead_letter: {}\n",
+      kInputTopic, kLearnerTopic, kCohortTopic, kAlertTopic, kDeadLetterTopic);
   y += fmt::format("processing:\n  max_out_of_orderness_ms: {}\n", kOutOfOrdernessMs);
   y += fmt::format("windows:\n  size_ms: {}\n  grace_ms: {}\n", kWindowMs, kGraceMs);
   y += fmt::format("state:\n  dir: \"{}\"\n  memory_mb: {}\n", state_dir, flags.memory_mb);
@@ -649,7 +654,8 @@ std::string ConfigYaml(const Flags& flags, const std::string& bootstrap, const s
   // The simulated LMS's mappings, as an operator would configure them (app/simulator.h).
   const SimulatorDecoderSettings decoding = DecoderSettingsFor(options);
   y += "decoding:\n  caliper_help_tools:\n";
-  for (const std::string& tool : decoding.caliper_help_tools) y += fmt::format("    - \"{}\"\n", tool);
+  for (const std::string& tool : decoding.caliper_help_tools)
+    y += fmt::format("    - \"{}\"\n", tool);
   y += "  moodle_cohort_by_course:\n";
   for (const auto& [course, cohort] : decoding.moodle_cohort_by_course) {
     y += fmt::format("    \"{}\": \"{}\"\n", course, cohort);
@@ -732,12 +738,12 @@ int Soak(const Flags& flags) {
   const std::string log_path = flags.out_dir + "/engine.log";
   fs::remove(log_path, ec);
 
-  std::printf("learnflow soak: %.1f min, %lld learners, %lld cohorts, %s events, %d partitions, "
-              "at most %lld records ahead of the engine\n  engine: %s run --config %s\n  log: %s\n",
-              flags.minutes, static_cast<long long>(flags.learners),
-              static_cast<long long>(flags.cohorts), flags.format.c_str(), flags.partitions,
-              static_cast<long long>(flags.max_ahead), flags.binary.c_str(), config_path.c_str(),
-              log_path.c_str());
+  std::printf(
+      "learnflow soak: %.1f min, %lld learners, %lld cohorts, %s events, %d partitions, "
+      "at most %lld records ahead of the engine\n  engine: %s run --config %s\n  log: %s\n",
+      flags.minutes, static_cast<long long>(flags.learners), static_cast<long long>(flags.cohorts),
+      flags.format.c_str(), flags.partitions, static_cast<long long>(flags.max_ahead),
+      flags.binary.c_str(), config_path.c_str(), log_path.c_str());
   std::fflush(stdout);
 
   EngineProcess engine;
@@ -763,7 +769,8 @@ int Soak(const Flags& flags) {
   struct CloseFile {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
-  std::unique_ptr<std::FILE, CloseFile> csv(std::fopen((flags.out_dir + "/samples.csv").c_str(), "w"));
+  std::unique_ptr<std::FILE, CloseFile> csv(
+      std::fopen((flags.out_dir + "/samples.csv").c_str(), "w"));
   if (csv == nullptr) return Fail("cannot write samples.csv in " + flags.out_dir);
   WriteCsvHeader(csv.get());
 
@@ -795,9 +802,10 @@ int Soak(const Flags& flags) {
       s.memory = ReadProcMemory(engine.pid());
       s.engine = *last_view;
       s.produced = producer.produced();
-      s.consumed_per_s = samples.empty() ? 0
-                                         : static_cast<double>(s.engine.consumed - last_sample_consumed) /
-                                               std::max(1e-3, t - last_sample_t);
+      s.consumed_per_s = samples.empty()
+                             ? 0
+                             : static_cast<double>(s.engine.consumed - last_sample_consumed) /
+                                   std::max(1e-3, t - last_sample_t);
       last_sample_consumed = s.engine.consumed;
       last_sample_t = t;
       samples.push_back(s);
@@ -813,7 +821,8 @@ int Soak(const Flags& flags) {
   // t = 0: the engine is up, nothing produced yet.
   const auto first_scrape = Clock::now();
   while (!last_view.has_value()) {
-    if (!observe(false, false)) return Fail("the engine exited:\n" + LastLines(ReadFile(log_path), 20));
+    if (!observe(false, false))
+      return Fail("the engine exited:\n" + LastLines(ReadFile(log_path), 20));
     if (SecondsSince(first_scrape) > 60) return Fail("/metrics did not answer within 60 s");
     std::this_thread::sleep_for(kScrapeInterval);
   }
@@ -838,11 +847,12 @@ int Soak(const Flags& flags) {
   const int64_t produced = expect.produced;
   const int64_t expected_learner_records = expect.FinalLearnerWindows();
   const double produce_rate = static_cast<double>(produced) / run_s;
-  std::printf("stopped producing after %.1f s: %lld events (%.0f events/s, %.0f bytes each); "
-              "draining (at most %.0f s)\n",
-              run_s, static_cast<long long>(produced), produce_rate,
-              produced == 0 ? 0.0 : static_cast<double>(expect.payload_bytes) / produced,
-              flags.drain_seconds);
+  std::printf(
+      "stopped producing after %.1f s: %lld events (%.0f events/s, %.0f bytes each); "
+      "draining (at most %.0f s)\n",
+      run_s, static_cast<long long>(produced), produce_rate,
+      produced == 0 ? 0.0 : static_cast<double>(expect.payload_bytes) / produced,
+      flags.drain_seconds);
   std::fflush(stdout);
 
   // Drain: everything consumed, committed (lag 0) and the learner windows emitted.
@@ -854,7 +864,8 @@ int Soak(const Flags& flags) {
       break;
     }
     const EngineView& v = *last_view;
-    if (v.consumed >= produced && v.lag_input == 0 && v.learner_records >= expected_learner_records) {
+    if (v.consumed >= produced && v.lag_input == 0 &&
+        v.learner_records >= expected_learner_records) {
       drained = true;
       break;
     }
@@ -877,7 +888,8 @@ int Soak(const Flags& flags) {
   const bool exit_ok = exited && WIFEXITED(engine.status()) && WEXITSTATUS(engine.status()) == 0;
   const std::string log_text = ReadFile(log_path);
   int64_t error_lines = 0;
-  for (size_t pos = 0; (pos = log_text.find(" error ", pos)) != std::string::npos; ++pos) ++error_lines;
+  for (size_t pos = 0; (pos = log_text.find(" error ", pos)) != std::string::npos; ++pos)
+    ++error_lines;
 
   // ---- figures and rules
   std::vector<Rule> rules;
@@ -892,7 +904,8 @@ int Soak(const Flags& flags) {
       fmt::format("input consumer lag {} at the end", final_view.lag_input), "lag == 0");
   add("nothing lost: learner signals", final_view.learner_records == expected_learner_records,
       fmt::format("{} learner records, {} expected (+{} windows still open)",
-                  final_view.learner_records, expected_learner_records, expect.OpenLearnerWindows()),
+                  final_view.learner_records, expected_learner_records,
+                  expect.OpenLearnerWindows()),
       "== the final (learner, window) pairs of the produced events");
   add("nothing lost: dead letters",
       final_view.invalid == 0 && final_view.dead_letters == 0 && final_view.late == 0,
@@ -956,23 +969,29 @@ int Soak(const Flags& flags) {
   const double lag_structural = static_cast<double>(flags.max_ahead) + 2.0 * rate_q2;
   const double lag_limit = flags.lag_ratio * std::max(lag_q2, lag_structural);
   add("lag bounded", enough && lag_last <= lag_limit,
-      fmt::format("max input lag last half {:.0f}, second quarter {:.0f} records", lag_last, lag_q2),
-      fmt::format("last half <= {:.2f} x max(second quarter, --max-ahead + 2 s x {:.0f}/s) = {:.0f}",
-                  flags.lag_ratio, rate_q2, lag_limit));
+      fmt::format("max input lag last half {:.0f}, second quarter {:.0f} records", lag_last,
+                  lag_q2),
+      fmt::format(
+          "last half <= {:.2f} x max(second quarter, --max-ahead + 2 s x {:.0f}/s) = {:.0f}",
+          flags.lag_ratio, rate_q2, lag_limit));
 
   // Information (not rules): throughput trend, state size, worst single-partition lag.
   double rate_last = 0;
-  for (const Sample* s : last_half) rate_last += rate_of(*s) / static_cast<double>(last_half.size());
+  for (const Sample* s : last_half)
+    rate_last += rate_of(*s) / static_cast<double>(last_half.size());
   double state_q2 = 0, state_last = 0, partition_lag_max = 0, rss_plateau_sum = 0;
-  for (const Sample* s : q2) state_q2 = std::max(state_q2, static_cast<double>(s->engine.state_bytes));
+  for (const Sample* s : q2)
+    state_q2 = std::max(state_q2, static_cast<double>(s->engine.state_bytes));
   for (const Sample* s : last_half) {
     state_last = std::max(state_last, static_cast<double>(s->engine.state_bytes));
     rss_plateau_sum += rss_mib(*s);
   }
   for (const Sample& s : samples) {
-    partition_lag_max = std::max(partition_lag_max, static_cast<double>(s.engine.lag_input_partition));
+    partition_lag_max =
+        std::max(partition_lag_max, static_cast<double>(s.engine.lag_input_partition));
   }
-  const double rss_plateau = last_half.empty() ? 0 : rss_plateau_sum / static_cast<double>(last_half.size());
+  const double rss_plateau =
+      last_half.empty() ? 0 : rss_plateau_sum / static_cast<double>(last_half.size());
   const double rss_end = rss_mib(*(last_half.empty() ? &samples.back() : last_half.back()));
   const double hwm_end = MiB(final_sample.memory.hwm_kib);
   const double consumed_rate = static_cast<double>(final_view.consumed) / (run_s + drain_s);
@@ -982,37 +1001,43 @@ int Soak(const Flags& flags) {
   for (const Rule& r : rules) pass = pass && r.pass;
 
   std::printf("\nsummary\n");
-  std::printf("  run %.1f s + drain %.1f s; produced %lld events (%.0f/s over the run; producer "
-              "held back %.0f%% of the time), consumed %lld\n",
-              run_s, drain_s, static_cast<long long>(produced), produce_rate,
-              100.0 * producer.held_back_s() / run_s, static_cast<long long>(final_view.consumed));
-  std::printf("  consumption rate: %.0f events/s in the second quarter, %.0f in the last half; "
-              "engine CPU %.2f cores\n",
-              rate_q2, rate_last, engine_cores);
-  std::printf("  engine RSS: start %.1f MiB, plateau (mean of the last half) %.1f MiB, end %.1f MiB, "
-              "peak (VmHWM) %.1f MiB\n",
-              MiB(rss_start_kib), rss_plateau, rss_end, hwm_end);
-  std::printf("  state bytes: max %.1f MiB in the second quarter, %.1f MiB in the last half, %.1f "
-              "MiB at the end\n",
-              state_q2 / 1048576.0, state_last / 1048576.0,
-              static_cast<double>(final_view.state_bytes) / 1048576.0);
-  std::printf("  lag: input max %.0f records (largest single partition %.0f), repartition at end "
-              "%lld\n",
-              max_of(Between(samples, duration_s, 0, 1.0), lag_of), partition_lag_max,
-              static_cast<long long>(final_view.lag_repartition));
-  std::printf("  outputs: %lld learner records, %lld cohort records, %lld alerts, %lld dead letters; "
-              "event time reached %s; %lld rebalances; %lld error log lines; /metrics up to %zu bytes\n",
-              static_cast<long long>(final_view.learner_records),
-              static_cast<long long>(final_view.cohort_records),
-              static_cast<long long>(final_view.alerts),
-              static_cast<long long>(final_view.dead_letters),
-              EventTimeText(final_view.event_time_ms).c_str(),
-              static_cast<long long>(final_view.rebalances), static_cast<long long>(error_lines),
-              max_exposition);
+  std::printf(
+      "  run %.1f s + drain %.1f s; produced %lld events (%.0f/s over the run; producer "
+      "held back %.0f%% of the time), consumed %lld\n",
+      run_s, drain_s, static_cast<long long>(produced), produce_rate,
+      100.0 * producer.held_back_s() / run_s, static_cast<long long>(final_view.consumed));
+  std::printf(
+      "  consumption rate: %.0f events/s in the second quarter, %.0f in the last half; "
+      "engine CPU %.2f cores\n",
+      rate_q2, rate_last, engine_cores);
+  std::printf(
+      "  engine RSS: start %.1f MiB, plateau (mean of the last half) %.1f MiB, end %.1f MiB, "
+      "peak (VmHWM) %.1f MiB\n",
+      MiB(rss_start_kib), rss_plateau, rss_end, hwm_end);
+  std::printf(
+      "  state bytes: max %.1f MiB in the second quarter, %.1f MiB in the last half, %.1f "
+      "MiB at the end\n",
+      state_q2 / 1048576.0, state_last / 1048576.0,
+      static_cast<double>(final_view.state_bytes) / 1048576.0);
+  std::printf(
+      "  lag: input max %.0f records (largest single partition %.0f), repartition at end "
+      "%lld\n",
+      max_of(Between(samples, duration_s, 0, 1.0), lag_of), partition_lag_max,
+      static_cast<long long>(final_view.lag_repartition));
+  std::printf(
+      "  outputs: %lld learner records, %lld cohort records, %lld alerts, %lld dead letters; "
+      "event time reached %s; %lld rebalances; %lld error log lines; /metrics up to %zu bytes\n",
+      static_cast<long long>(final_view.learner_records),
+      static_cast<long long>(final_view.cohort_records), static_cast<long long>(final_view.alerts),
+      static_cast<long long>(final_view.dead_letters),
+      EventTimeText(final_view.event_time_ms).c_str(),
+      static_cast<long long>(final_view.rebalances), static_cast<long long>(error_lines),
+      max_exposition);
   if (expect.nonmonotonic > 0) {
-    std::printf("  note: %lld learner events went back to an earlier window: the expected count "
-                "may be off by that much\n",
-                static_cast<long long>(expect.nonmonotonic));
+    std::printf(
+        "  note: %lld learner events went back to an earlier window: the expected count "
+        "may be off by that much\n",
+        static_cast<long long>(expect.nonmonotonic));
   }
   std::printf("\nverdict\n");
   for (const Rule& r : rules) {
@@ -1043,7 +1068,8 @@ int Soak(const Flags& flags) {
   field("consumed_rate_q2_per_s", fmt::format("{:.0f}", rate_q2));
   field("consumed_rate_last_half_per_s", fmt::format("{:.0f}", rate_last));
   field("payload_bytes_mean",
-        fmt::format("{:.0f}", produced == 0 ? 0.0 : static_cast<double>(expect.payload_bytes) / produced));
+        fmt::format("{:.0f}",
+                    produced == 0 ? 0.0 : static_cast<double>(expect.payload_bytes) / produced));
   field("rss_start_mib", fmt::format("{:.1f}", MiB(rss_start_kib)));
   field("rss_q2_max_mib", fmt::format("{:.1f}", rss_q2));
   field("rss_last_half_max_mib", fmt::format("{:.1f}", rss_last));
@@ -1068,14 +1094,16 @@ int Soak(const Flags& flags) {
   field("events_invalid", std::to_string(final_view.invalid));
   field("events_skipped", std::to_string(final_view.skipped));
   field("events_skipped_expected", std::to_string(expect.skipped));
-  field("watermark", JsonString(final_view.event_time_ms == 0 ? "" : FormatIso8601Millis(final_view.event_time_ms)));
+  field("watermark",
+        JsonString(final_view.event_time_ms == 0 ? ""
+                                                 : FormatIso8601Millis(final_view.event_time_ms)));
   field("exit_ok", exit_ok ? "true" : "false");
   std::string rules_json = "[";
   for (size_t i = 0; i < rules.size(); ++i) {
-    rules_json += fmt::format("{}\n    {{\"name\": {}, \"pass\": {}, \"figure\": {}, \"rule\": {}}}",
-                              i == 0 ? "" : ",", JsonString(rules[i].name),
-                              rules[i].pass ? "true" : "false", JsonString(rules[i].figure),
-                              JsonString(rules[i].rule));
+    rules_json +=
+        fmt::format("{}\n    {{\"name\": {}, \"pass\": {}, \"figure\": {}, \"rule\": {}}}",
+                    i == 0 ? "" : ",", JsonString(rules[i].name), rules[i].pass ? "true" : "false",
+                    JsonString(rules[i].figure), JsonString(rules[i].rule));
   }
   rules_json += "\n  ]";
   field("rules", rules_json);
@@ -1101,8 +1129,9 @@ int main(int argc, char** argv) {
   flags.binary = (build / "app" / "learnflow").string();
   flags.out_dir = (build / "soak").string();
 
-  CLI::App app{"learnflow_soak: a bounded soak run of `learnflow run` at the highest rate, "
-               "recording memory and lag and checking that nothing is lost"};
+  CLI::App app{
+      "learnflow_soak: a bounded soak run of `learnflow run` at the highest rate, "
+      "recording memory and lag and checking that nothing is lost"};
   app.add_option("--binary", flags.binary, "The learnflow executable")->capture_default_str();
   app.add_option("--minutes", flags.minutes, "Duration of the producing phase")
       ->check(CLI::Range(0.05, 1440.0))
@@ -1147,7 +1176,8 @@ int main(int argc, char** argv) {
                  "RSS trend rule: largest least-squares slope over the last half, in bytes per "
                  "consumed event")
       ->capture_default_str();
-  app.add_option("--lag-ratio", flags.lag_ratio, "Lag rule: allowed ratio of the last half's maximum to its bound")
+  app.add_option("--lag-ratio", flags.lag_ratio,
+                 "Lag rule: allowed ratio of the last half's maximum to its bound")
       ->capture_default_str();
   app.add_flag("--keep-state", flags.keep_state, "Keep the engine's state directory");
   try {
