@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 #include <limits>
 
@@ -247,6 +248,19 @@ void AppendNumber(Number value, std::string& out) {
   out.append(buffer, static_cast<size_t>(end - buffer));
 }
 
+// A double that stays a double in JSON. to_chars writes an integral value without a fraction or
+// exponent when that is shortest (9.5555555555555557e19 as "95555555555555557376"); readers take
+// that for an integer, and simdjson (this decoder included) refuses integers beyond 64 bits.
+// Appending ".0" keeps value and type.
+void AppendDouble(double value, std::string& out) {
+  const size_t start = out.size();
+  AppendNumber(value, out);
+  if (std::all_of(out.begin() + static_cast<std::ptrdiff_t>(start), out.end(),
+                  [](char c) { return c == '-' || (c >= '0' && c <= '9'); })) {
+    out += ".0";
+  }
+}
+
 }  // namespace
 
 void AppendJson(dom::element value, std::string& out) {
@@ -300,7 +314,7 @@ void AppendJson(dom::element value, std::string& out) {
     case dom::element_type::DOUBLE: {
       double v = 0;
       if (value.get_double().get(v) != simdjson::SUCCESS) break;
-      AppendNumber(v, out);
+      AppendDouble(v, out);
       return;
     }
     case dom::element_type::BOOL: {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -1039,6 +1040,38 @@ TEST_F(DecoderTest, MoodleAnonymousRowIsRedacted) {
   // The next message clears the redacted payload.
   One(kMoodleViewed);
   EXPECT_TRUE(out_.redacted_payload.empty());
+}
+
+// Found by fuzzing (tests/fuzz/regressions/moodle): integral doubles were written without a
+// fraction, so 95555555555555555555.0 became an integer literal beyond 64 bits that simdjson, the
+// decoder's own parser, refuses.
+TEST_F(DecoderTest, MoodleRedactedNumbersStayDoubles) {
+  const std::string row =
+      Replace(Replace(std::string(kMoodleViewed), R"("anonymous":0)", R"("anonymous":1)"),
+              R"("objectid":15)",
+              R"("objectid":95555555555555555555.0,"grade":1500.0,"delta":-0.0,"ratio":0.25,)"
+              R"("big":1e20)");
+  EXPECT_EQ(RejectOf(row), "anonymous");
+  simdjson::dom::parser parser;
+  simdjson::dom::object redacted;
+  ASSERT_EQ(parser.parse(out_.redacted_payload).get_object().get(redacted), simdjson::SUCCESS)
+      << out_.redacted_payload;
+  struct Expected {
+    const char* key;
+    double value;
+  };
+  for (const Expected& expected :
+       {Expected{"objectid", 95555555555555555555.0}, Expected{"grade", 1500.0},
+        Expected{"delta", -0.0}, Expected{"ratio", 0.25}, Expected{"big", 1e20}}) {
+    double value = 1;
+    ASSERT_EQ(redacted[expected.key].get_double().get(value), simdjson::SUCCESS) << expected.key;
+    EXPECT_TRUE(redacted[expected.key].is_double()) << expected.key;
+    EXPECT_EQ(value, expected.value) << expected.key;
+    EXPECT_EQ(std::signbit(value), std::signbit(expected.value)) << expected.key;
+  }
+  int64_t id = 0;
+  ASSERT_EQ(redacted["id"].get_int64().get(id), simdjson::SUCCESS);  // integers stay integers
+  EXPECT_EQ(id, 184470);
 }
 
 TEST_F(DecoderTest, MoodleLoginAs) {
