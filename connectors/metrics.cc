@@ -187,8 +187,11 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
                           static_cast<double>(options_.clock->NowMs() - watermark_ms) / 1000.0));
     }
 
-    out.push_back(HistogramFamily("learnflow_processing_latency_seconds",
-                                  "Time to process one poll batch.", c.processing_latency));
+    out.push_back(HistogramFamily(
+        "learnflow_processing_latency_seconds",
+        "Time from a poll's return to the state update of its records (one observation per "
+        "record).",
+        c.processing_latency));
     out.push_back(HistogramFamily("learnflow_commit_duration_seconds",
                                   "Time of one commit cycle (flush, state write, group commit).",
                                   c.commit_duration));
@@ -208,6 +211,10 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
                         c.broker_reachable.load(std::memory_order_relaxed) ? 1.0 : 0.0));
     out.push_back(Gauge("learnflow_restoring", "1 while partition state is being restored.",
                         c.restoring.load(std::memory_order_relaxed) ? 1.0 : 0.0));
+    out.push_back(Counter("learnflow_restored_records_total",
+                          "Changelog records applied while restoring partition state.",
+                          Load(c.restored)));
+    out.push_back(Counter("learnflow_commits_total", "Commit cycles completed.", Load(c.commits)));
 
     MetricFamily build =
         Family("learnflow_build_info", "Always 1; labelled with the version.", MetricType::Gauge);

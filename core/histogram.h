@@ -49,13 +49,14 @@ class Histogram {
   Histogram(const Histogram&) = delete;
   Histogram& operator=(const Histogram&) = delete;
 
-  // Records one value. NaN is ignored (it has no bucket and would poison the sum).
-  void Observe(double value) {
-    if (value != value) return;  // NaN
+  // Records `value` `times` times (e.g. once per record of a batch that took `value`). NaN is
+  // ignored (it has no bucket and would poison the sum).
+  void Observe(double value, uint64_t times = 1) {
+    if (value != value || times == 0) return;  // NaN
     size_t i = 0;
     while (i < num_bounds_ && value > bounds_[i]) ++i;
-    counts_[i].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(value, std::memory_order_relaxed);
+    counts_[i].fetch_add(times, std::memory_order_relaxed);
+    sum_.fetch_add(value * static_cast<double>(times), std::memory_order_relaxed);
   }
 
   HistogramSnapshot Snapshot() const;
@@ -69,7 +70,7 @@ class Histogram {
 };
 
 // Prometheus-style default bounds, in seconds.
-// Processing of one poll batch: 0.5 ms .. 10 s.
+// From a poll's return to the state update of its records: 0.5 ms .. 10 s.
 inline constexpr std::array<double, 14> kProcessingLatencyBuckets = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 // One commit cycle (flush + state write + group commit): 1 ms .. 60 s (the flush timeout).

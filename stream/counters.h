@@ -30,11 +30,13 @@ struct EngineCounters {
   std::atomic<uint64_t> repartition_consumed{0};  // records the cohort stage has read
   std::atomic<uint64_t> dead_letters{0};     // records sent to the dead-letter topic
   std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> restored{0};  // changelog records applied by restores
   std::atomic<uint64_t> rebalances{0};
   std::atomic<int64_t> assigned_partitions{0};
   std::atomic<int64_t> min_watermark_ms{0};  // over assigned partitions with data
 
-  // Seconds to process one non-empty poll batch (decode, state updates, emitting final windows).
+  // Seconds from a poll's return to the state update of its records, one observation per record
+  // (the batch's processing time: decode, state updates, emitting final windows).
   Histogram processing_latency{kProcessingLatencyBuckets};
   // Seconds of one commit cycle (sink flush, state write, group commit).
   Histogram commit_duration{kCommitDurationBuckets};

@@ -3,6 +3,10 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 
@@ -293,7 +297,7 @@ Status Engine::RunOnce() {
   LF_RETURN_IF_ERROR(learners_.source().Poll(timeout, options_.max_poll_records, batch_));
   counters_.broker_reachable.store(learners_.source().BrokersReachable(), std::memory_order_relaxed);
   const auto batch_started = std::chrono::steady_clock::now();
-  const bool had_input = !batch_.empty();
+  const size_t polled = batch_.size();
   const TimestampMs now_ms = clock_.NowMs();
   FeedBatch(learners_, batch_, [this, now_ms](const InputMessage& m, LearnerTask& t) {
     t.MarkActive(now_ms);
@@ -306,9 +310,10 @@ Status Engine::RunOnce() {
     return AbortedError("send failed: " + std::exchange(sink_error_, Status()).message());
   }
   LF_RETURN_IF_ERROR(EmitFinal(now_ms));
-  if (had_input) {
+  if (polled > 0) {
     counters_.processing_latency.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_started).count());
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_started).count(),
+        polled);
   }
   LF_RETURN_IF_ERROR(Backpressure());
   if (clock_.NowMs() - last_commit_ms_ >= options_.commit_interval_ms) {
@@ -366,7 +371,18 @@ Status Engine::CommitCycle() {
     }
   }
   if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets_);
+  MaybeTrimMemory();
   return Status::Ok();
+}
+
+void Engine::MaybeTrimMemory() {
+#if defined(__GLIBC__)
+  if (options_.memory_trim_interval_ms <= 0) return;
+  const TimestampMs now = clock_.NowMs();
+  if (now - last_memory_trim_ms_ < options_.memory_trim_interval_ms) return;
+  last_memory_trim_ms_ = now;
+  malloc_trim(0);
+#endif
 }
 
 Status Engine::Run(const std::atomic<bool>& stop) {

@@ -81,6 +81,11 @@ struct EngineOptions {
   // librdkafka's message.timeout.ms).
   int flush_timeout_ms = 2000;
   size_t max_in_flight = 100000;  // pause consumption above this many unacknowledged records
+  // After a commit, at most this often: return the allocator's free pages to the system
+  // (glibc malloc_trim). Each commit briefly holds the queued changelog records, the state
+  // WriteBatch and the memtables at once; without trimming RSS follows the highest such peak
+  // rather than the live heap (docs/reliability.md, Load). 0 disables.
+  TimestampMs memory_trim_interval_ms = 5000;
   // privacy.pseudonymize_learner_ids: learner ids are replaced by their HMAC-SHA256 under this
   // key right after decoding, so no state, record, query answer or log holds the original.
   // (Dead letters carry the input message unchanged, like the input topic itself.)
@@ -130,6 +135,7 @@ class Engine final : private TaskOutput {
   Status EmitFinal(TimestampMs now_ms);
   Status Backpressure();
   Status CommitCycle();
+  void MaybeTrimMemory();
   Status FlushOutputs();
   // Calls `attempt` until it returns anything but Unavailable, marking the brokers unreachable
   // (readiness: not-ready) after each Unavailable.
@@ -161,6 +167,7 @@ class Engine final : private TaskOutput {
   Status sink_error_;  // first Send error inside processing; surfaced by RunOnce
   bool paused_ = false;
   TimestampMs last_commit_ms_ = 0;
+  TimestampMs last_memory_trim_ms_ = 0;
   uint64_t consumed_at_last_commit_ = 0;
 
   // Reused buffers (no allocation per message in steady state).

@@ -69,6 +69,7 @@ template <typename Task>
 Status Stage<Task>::Restore() {
   if (restoring_.empty()) return Status::Ok();
   LF_RETURN_IF_ERROR(changelog_->Poll(options_.max_restore_records_per_poll, restore_batch_, caught_up_));
+  Bump(counters_.restored, restore_batch_.size());
   for (const ChangelogRecord& record : restore_batch_) {
     auto it = tasks_.find(record.partition);
     if (it == tasks_.end() || !restoring(record.partition)) continue;  // revoked mid-restore

@@ -43,6 +43,17 @@ TEST(HistogramTest, SumAndCount) {
   EXPECT_EQ(s.count, 3u);
 }
 
+TEST(HistogramTest, ObserveManyTimesCountsEachTime) {
+  Histogram h({1, 2});
+  h.Observe(1.5, 400);  // one batch of 400 records
+  h.Observe(0.5);
+  h.Observe(3, 0);  // nothing
+  const HistogramSnapshot s = h.Snapshot();
+  EXPECT_EQ(s.counts, (std::vector<uint64_t>{1, 400, 0}));
+  EXPECT_EQ(s.count, 401u);
+  EXPECT_DOUBLE_EQ(s.sum, 600.5);
+}
+
 TEST(HistogramTest, IgnoresNaN) {
   Histogram h({1});
   h.Observe(std::nan(""));

@@ -118,6 +118,8 @@ TEST(MetricsRegistryTest, ValuesReflectTheCounters) {
   Bump(c.rebalances, 4);
   c.assigned_partitions.store(6);
   f.state_bytes.store(123456789);
+  c.restored.store(250000);
+  c.commits.store(17);
   c.min_watermark_ms.store(1'000'000);
   f.clock.now.store(1'090'500);
 
@@ -137,7 +139,10 @@ TEST(MetricsRegistryTest, ValuesReflectTheCounters) {
   EXPECT_DOUBLE_EQ(e.Value("learnflow_watermark_lag_seconds"), 90.5);
   EXPECT_EQ(e.Value("learnflow_broker_reachable"), 1);
   EXPECT_EQ(e.Value("learnflow_restoring"), 0);
+  EXPECT_EQ(e.Value("learnflow_restored_records_total"), 250000);
+  EXPECT_EQ(e.Value("learnflow_commits_total"), 17);
   EXPECT_EQ(e.types.at("learnflow_events_consumed_total"), "counter");
+  EXPECT_EQ(e.types.at("learnflow_restored_records_total"), "counter");
   EXPECT_EQ(e.types.at("learnflow_watermark_lag_seconds"), "gauge");
   EXPECT_EQ(e.types.at("learnflow_state_bytes"), "gauge");
 
