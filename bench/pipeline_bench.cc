@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/simulator.h"
+#include "bench/bench_events.h"
 #include "connectors/decoders/event_decoder.h"
 #include "operators/cohort_signals.h"
 #include "operators/learner_signals.h"
@@ -57,8 +58,8 @@ const std::vector<std::string>& Messages(const std::string& format) {
   return out;
 }
 
-void BM_Decode(benchmark::State& state, const std::string& format) {
-  const std::vector<std::string>& messages = Messages(format);
+// Decodes `messages` in turn, one per iteration.
+void DecodeLoop(benchmark::State& state, const std::vector<std::string>& messages) {
   EventDecoder decoder(DecoderOptions::Defaults());
   DecodedMessage decoded;
   size_t i = 0;
@@ -72,9 +73,45 @@ void BM_Decode(benchmark::State& state, const std::string& format) {
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(bytes);
 }
+
+void BM_Decode(benchmark::State& state, const std::string& format) {
+  DecodeLoop(state, Messages(format));
+}
 BENCHMARK_CAPTURE(BM_Decode, xapi, std::string("xapi"));
 BENCHMARK_CAPTURE(BM_Decode, caliper, std::string("caliper"));
 BENCHMARK_CAPTURE(BM_Decode, moodle, std::string("moodle"));
+
+// The benchmark's compact xAPI statements (~320 bytes, bench/bench_events.h).
+const std::vector<std::string>& CompactXapi() {
+  static const std::vector<std::string> messages = [] {
+    std::vector<std::string> out;
+    bench::BenchEvents events(
+        {.events = 200000, .learners = 10000, .cohorts = 500, .skills = 2000});
+    bench::BenchEvent e;
+    while (events.Next(e)) out.push_back(e.payload);
+    return out;
+  }();
+  return messages;
+}
+
+void BM_DecodeCompactXapi(benchmark::State& state) { DecodeLoop(state, CompactXapi()); }
+BENCHMARK(BM_DecodeCompactXapi);
+
+// One BKT observation on a learner with 4 skills (the per-attempt model update).
+void BM_BktObserve(benchmark::State& state) {
+  const LearnerSignalsOperator op{SignalParams{}};
+  LearnerState learner;
+  LearnerWindowState window;
+  const std::string skills[4] = {"skill-0001", "skill-0002", "skill-0003", "skill-0004"};
+  size_t i = 0;
+  for (auto _ : state) {
+    op.Observe(skills[i % 4], (i * 7919) % 10 < 6, learner, window);
+    ++i;
+  }
+  benchmark::DoNotOptimize(learner.bkt.data());
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BktObserve);
 
 // Decode + learner signal update (windows, sessions, BKT, timers; emission of final windows and
 // their cohort summaries every 1,000 messages), as the engine does per message; 10,000 learners,

@@ -19,13 +19,8 @@
 //
 // Exit status: 0 when every rule holds, 1 when one fails or the run itself fails, 2 on a usage
 // error. Threads: the main thread samples and decides; one producer thread; librdkafka's own.
-#include <fcntl.h>
 #include <fmt/core.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,7 +39,6 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -52,17 +46,26 @@
 #include <vector>
 
 #include "app/simulator.h"
+#include "bench/harness.h"
 #include "connectors/kafka_client.h"
 #include "core/codec.h"
 #include "core/status.h"
 #include "core/time.h"
 
-extern char** environ;
-
 namespace learnflow {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::EngineProcess;
+using bench::Exposition;
+using bench::HttpGet;
+using bench::HttpPortFromLog;
+using bench::LastLines;
+using bench::ProcMemory;
+using bench::ReadFile;
+using bench::ReadProcMemory;
+using bench::SecondsSince;
+using bench::TopicLabel;
 
 constexpr int kExitPass = 0;
 constexpr int kExitFail = 1;
@@ -106,237 +109,6 @@ std::atomic<bool> g_interrupted{false};
 
 void OnInterrupt(int) { g_interrupted.store(true); }
 
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-// ---------------------------------------------------------------------------------------------
-// The engine process.
-
-// `learnflow run` as a child process, stdout and stderr appended to a log file. The destructor
-// kills (SIGKILL) and reaps a child still running, so no early return leaves it behind.
-class EngineProcess {
- public:
-  EngineProcess() = default;
-  ~EngineProcess() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-  EngineProcess(const EngineProcess&) = delete;
-  EngineProcess& operator=(const EngineProcess&) = delete;
-
-  Status Start(const std::vector<std::string>& argv, const std::string& log_path) {
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      return InternalError("cannot start " + argv[0] + ": " + std::strerror(rc));
-    }
-    return Status::Ok();
-  }
-
-  pid_t pid() const { return pid_; }
-  void Signal(int signal) const { ::kill(pid_, signal); }
-
-  // Whether the child has exited (reaping it); `status` is waitpid's status then.
-  bool Exited() {
-    if (reaped_) return true;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) reaped_ = true;
-    return reaped_;
-  }
-  // Waits up to `timeout_s` for the child to exit.
-  bool Wait(double timeout_s) {
-    const auto start = Clock::now();
-    while (!Exited()) {
-      if (SecondsSince(start) > timeout_s) return false;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return true;
-  }
-  int status() const { return status_; }
-
- private:
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int status_ = 0;
-};
-
-struct ProcMemory {
-  int64_t rss_kib = -1;
-  int64_t hwm_kib = -1;
-  int64_t anon_kib = -1;
-  double cpu_s = 0;  // user + system CPU time so far
-};
-
-// VmRSS, VmHWM and RssAnon of `pid` from /proc/<pid>/status (-1 when unreadable).
-ProcMemory ReadProcMemory(pid_t pid) {
-  ProcMemory m;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    const auto value = [&line] {
-      return std::strtoll(line.c_str() + line.find(':') + 1, nullptr, 10);
-    };
-    if (line.starts_with("VmRSS:")) m.rss_kib = value();
-    if (line.starts_with("VmHWM:")) m.hwm_kib = value();
-    if (line.starts_with("RssAnon:")) m.anon_kib = value();
-  }
-  // /proc/<pid>/stat: utime and stime are fields 14 and 15, after the parenthesised command.
-  const std::string stat = [&] {
-    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
-    std::string text;
-    std::getline(f, text);
-    return text;
-  }();
-  const size_t close = stat.rfind(')');
-  if (close != std::string::npos) {
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    unsigned long long utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-      if (i == 14) utime = std::strtoull(field.c_str(), nullptr, 10);
-      if (i == 15) stime = std::strtoull(field.c_str(), nullptr, 10);
-    }
-    m.cpu_s = static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  }
-  return m;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string LastLines(const std::string& text, int n) {
-  size_t pos = text.size();
-  for (int i = 0; i <= n && pos > 0; ++i) {
-    const size_t nl = text.rfind('\n', pos - 1);
-    if (nl == std::string::npos) return text;
-    pos = nl;
-  }
-  return text.substr(pos + 1);
-}
-
-// The port of the engine's "http: ... on HOST:PORT" start-up log line, once it is there.
-std::optional<uint16_t> HttpPortFromLog(const std::string& log) {
-  const size_t line = log.find("/v1/cohorts?struggling=true on ");
-  if (line == std::string::npos) return std::nullopt;
-  const size_t end = log.find_first_of(" \n", line + 31);
-  const std::string address = log.substr(line + 31, end - line - 31);
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  const long port = std::strtol(address.c_str() + colon + 1, nullptr, 10);
-  if (port <= 0 || port > 65535) return std::nullopt;
-  return static_cast<uint16_t>(port);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Scraping /metrics.
-
-// GET http://127.0.0.1:port/path (Connection: close). Returns the status and body, or nullopt.
-std::optional<std::pair<int, std::string>> HttpGet(uint16_t port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval timeout{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(port);
-  std::optional<std::pair<int, std::string>> result;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request =
-        "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-        static_cast<ssize_t>(request.size())) {
-      std::string response;
-      char buffer[65536];
-      ssize_t n;
-      while ((n = ::recv(fd, buffer, sizeof(buffer), 0)) > 0) response.append(buffer, n);
-      const size_t body = response.find("\r\n\r\n");
-      if (n == 0 && response.starts_with("HTTP/1.1 ") && body != std::string::npos) {
-        result.emplace(std::atoi(response.c_str() + 9), response.substr(body + 4));
-      }
-    }
-  }
-  ::close(fd);
-  return result;
-}
-
-// One scrape of the Prometheus text format: the samples, by metric name and label text.
-class Exposition {
- public:
-  explicit Exposition(std::string_view text) {
-    size_t pos = 0;
-    while (pos < text.size()) {
-      size_t end = text.find('\n', pos);
-      if (end == std::string_view::npos) end = text.size();
-      const std::string_view line = text.substr(pos, end - pos);
-      pos = end + 1;
-      if (line.empty() || line[0] == '#') continue;
-      const size_t name_end = line.find_first_of("{ ");
-      if (name_end == std::string_view::npos) continue;
-      Sample sample;
-      sample.name.assign(line.substr(0, name_end));
-      size_t value_at = name_end + 1;
-      if (line[name_end] == '{') {
-        const size_t close = line.rfind('}');
-        if (close == std::string_view::npos) continue;
-        sample.labels.assign(line.substr(name_end + 1, close - name_end - 1));
-        value_at = close + 2;
-      }
-      if (value_at >= line.size()) continue;
-      sample.value = std::strtod(std::string(line.substr(value_at)).c_str(), nullptr);
-      samples_.push_back(std::move(sample));
-    }
-  }
-
-  // Sum of the samples of `name` whose labels contain `label` (e.g. `topic="x"`); 0 if none.
-  double Sum(std::string_view name, std::string_view label = {}) const {
-    double sum = 0;
-    for (const Sample& s : samples_) {
-      if (s.name == name && s.labels.find(label) != std::string::npos) sum += s.value;
-    }
-    return sum;
-  }
-  // Largest such sample, or 0.
-  double Max(std::string_view name, std::string_view label = {}) const {
-    double max = 0;
-    for (const Sample& s : samples_) {
-      if (s.name == name && s.labels.find(label) != std::string::npos) max = std::max(max, s.value);
-    }
-    return max;
-  }
-  bool Has(std::string_view name) const {
-    return std::any_of(samples_.begin(), samples_.end(),
-                       [&](const Sample& s) { return s.name == name; });
-  }
-  size_t size() const { return samples_.size(); }
-
- private:
-  struct Sample {
-    std::string name;
-    std::string labels;
-    double value = 0;
-  };
-  std::vector<Sample> samples_;
-};
-
-std::string TopicLabel(std::string_view topic) { return fmt::format("topic=\"{}\"", topic); }
 
 // What one scrape says, in the units the soak reports.
 struct EngineView {
@@ -665,13 +437,6 @@ std::string ConfigYaml(const Flags& flags, const std::string& bootstrap,
     y += fmt::format("    \"{}\": \"{}\"\n", item, skill);
   }
   return y;
-}
-
-std::filesystem::path BuildDir() {
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) return std::filesystem::current_path();
-  return exe.parent_path().parent_path();  // <build>/bench/learnflow_soak
 }
 
 int Fail(const std::string& message) {
@@ -1125,7 +890,7 @@ int Soak(const Flags& flags) {
 int main(int argc, char** argv) {
   using learnflow::Flags;
   Flags flags;
-  const std::filesystem::path build = learnflow::BuildDir();
+  const std::filesystem::path build = learnflow::bench::BuildDir();
   flags.binary = (build / "app" / "learnflow").string();
   flags.out_dir = (build / "soak").string();
 
