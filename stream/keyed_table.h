@@ -1,8 +1,8 @@
 // KeyedTable<V>: one partition's keyed state of one kind, cached in memory and written back.
 //
-// The generic keyed-aggregate state under every stream task: an ordered map from a
-// partition-local key to a value object V, with the bookkeeping that makes it durable and
-// movable:
+// The generic keyed-aggregate state under every stream task: a map (ordered, or a hash table
+// for state only looked up by key) from a partition-local key to a value object V, with the
+// bookkeeping that makes it durable and movable:
 //   - checkpoint: changed entries are Put into the commit's StateBatch (store key = prefix +
 //     local key in one column family), erased ones Deleted (or left to a range delete the task
 //     issues itself, e.g. windows dropped by time);
@@ -24,6 +24,8 @@
 
 #include <functional>
 #include <map>
+#include <type_traits>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,7 +53,17 @@ class TableBase {
   virtual void FinishRestore() = 0;
 };
 
-template <typename V>
+// Hash of string keys that also takes string_views (heterogeneous lookup without a copy).
+struct StringKeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view key) const noexcept {
+    return std::hash<std::string_view>{}(key);
+  }
+};
+
+// Entries are kept in key order unless `kOrdered` is false (a hash table: constant-time lookup,
+// for state that is only ever looked up by key or visited as a whole).
+template <typename V, bool kOrdered = true>
 class KeyedTable final : public TableBase {
  public:
   struct Entry {
@@ -60,7 +72,9 @@ class KeyedTable final : public TableBase {
     bool logged = false;           // present in the changelog (needs a tombstone when erased)
     bool unlogged_change = false;  // changed since the last changelog write
   };
-  using Map = std::map<std::string, Entry, std::less<>>;
+  using Map = std::conditional_t<
+      kOrdered, std::map<std::string, Entry, std::less<>>,
+      std::unordered_map<std::string, Entry, StringKeyHash, std::equal_to<>>>;
   // `tag` prefixes this table's changelog keys; `prefix` + local key is the store key in `family`.
   KeyedTable(char tag, Family family, std::string prefix)
       : tag_(tag), family_(family), prefix_(std::move(prefix)) {}

@@ -69,7 +69,8 @@ class LearnerTask final : public TaskBase {
 
  private:
   using WindowTable = KeyedTable<LearnerWindowState>;
-  using LearnerTable = KeyedTable<LearnerState>;
+  // Looked up once per event and never walked in key order: a hash table.
+  using LearnerTable = KeyedTable<LearnerState, /*kOrdered=*/false>;
 
   void EncodePosition(std::string& out) const override;
   Status DecodePosition(std::string_view in) override;
