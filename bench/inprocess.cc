@@ -211,6 +211,7 @@ StatusOr<InProcessResult> RunInProcess(const InProcessOptions& options,
   engine_options.input_partitions = options.partitions;
   engine_options.cohort_changelog_topic = "bench-cohorts-changelog";
   engine_options.poll_timeout_ms = 0;
+  engine_options.commit_interval_ms = options.commit_interval_ms;
   Engine engine(engine_options, source, sink, decoder, *store, SystemClock(), &changelog);
   engine.EnableCohortStage(cohort_source, &cohort_changelog);
   LF_RETURN_IF_ERROR(engine.Start());

@@ -19,6 +19,7 @@ struct InProcessOptions {
   BenchEventsOptions events;
   int partitions = 6;
   int memory_mb = 256;
+  int64_t commit_interval_ms = 1000;
 };
 
 struct InProcessResult {
