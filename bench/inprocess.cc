@@ -21,7 +21,6 @@
 namespace learnflow::bench {
 namespace {
 
-constexpr std::string_view kInput = "learning.events";
 constexpr std::string_view kRepartition = "bench-cohort-repartition";
 
 double CpuSeconds(int who) {

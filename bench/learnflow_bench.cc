@@ -63,11 +63,14 @@
 #include "connectors/kafka_client.h"
 #include "core/codec.h"
 #include "core/status.h"
+#include "stream/engine.h"
 
 namespace learnflow::bench {
 namespace {
 
-constexpr std::string_view kInputTopic = "learning.events";
+// The default topic names (DESIGN §5), as the engine defines them.
+const EngineOptions kTopics;
+const std::string& kInputTopic = kTopics.input_topic;
 
 struct Flags {
   std::string self;  // this program's path
@@ -214,9 +217,9 @@ int32_t PartitionOf(std::string_view key, int partitions) {
 // A broker with the input, output and internal topics of `group`.
 StatusOr<std::unique_ptr<EmbeddedBroker>> StartBroker(const Flags& flags, std::string_view group) {
   LF_ASSIGN_OR_RETURN(std::unique_ptr<EmbeddedBroker> broker, EmbeddedBroker::Start(1));
-  std::vector<std::string> topics = {std::string(kInputTopic), "learnflow.learner-signals",
-                                     "learnflow.cohort-signals", "learnflow.alerts",
-                                     "learnflow.dead-letter"};
+  std::vector<std::string> topics = {kTopics.input_topic, kTopics.learner_signals_topic,
+                                     kTopics.cohort_signals_topic, kTopics.alerts_topic,
+                                     kTopics.dead_letter_topic};
   for (std::string& t : InternalTopics(group)) topics.push_back(std::move(t));
   for (const std::string& t : topics) LF_RETURN_IF_ERROR(broker->CreateTopic(t, flags.partitions));
   return broker;
@@ -381,7 +384,7 @@ class PlainConsumer {
   StatusOr<double> Read(int64_t count, double timeout_s) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions_);
     for (int p = 0; p < partitions_; ++p) {
-      rd_kafka_topic_partition_list_add(list, std::string(kInputTopic).c_str(), p)->offset =
+      rd_kafka_topic_partition_list_add(list, kInputTopic.c_str(), p)->offset =
           next_[static_cast<size_t>(p)];
     }
     const auto start = Clock::now();
@@ -436,7 +439,7 @@ class InputProducer {
   }
   // Sends up to `n` more events; returns how many were sent (fewer at the end of the stream).
   StatusOr<int64_t> Send(int64_t n) {
-    const std::string topic(kInputTopic);
+    const std::string& topic = kInputTopic;
     int64_t sent = 0;
     while (sent < n && events_.Next(event_)) {
       const std::string_view payload(event_.payload);

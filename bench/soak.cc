@@ -51,6 +51,7 @@
 #include "core/codec.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "stream/engine.h"
 
 namespace learnflow {
 namespace {
@@ -76,11 +77,13 @@ constexpr TimestampMs kWindowMs = kMsPerHour;
 constexpr TimestampMs kGraceMs = 5 * kMsPerMinute;
 constexpr TimestampMs kOutOfOrdernessMs = kMsPerMinute;
 constexpr std::string_view kGroup = "soak";
-constexpr std::string_view kInputTopic = "learning.events";
-constexpr std::string_view kLearnerTopic = "learnflow.learner-signals";
-constexpr std::string_view kCohortTopic = "learnflow.cohort-signals";
-constexpr std::string_view kAlertTopic = "learnflow.alerts";
-constexpr std::string_view kDeadLetterTopic = "learnflow.dead-letter";
+// The default topic names (DESIGN §5), as the engine defines them.
+const EngineOptions kTopics;
+const std::string_view kInputTopic = kTopics.input_topic;
+const std::string_view kLearnerTopic = kTopics.learner_signals_topic;
+const std::string_view kCohortTopic = kTopics.cohort_signals_topic;
+const std::string_view kAlertTopic = kTopics.alerts_topic;
+const std::string_view kDeadLetterTopic = kTopics.dead_letter_topic;
 // How often the producer's hold-back learns the engine's progress.
 constexpr auto kScrapeInterval = std::chrono::milliseconds(200);
 
