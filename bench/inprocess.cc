@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -45,6 +46,7 @@ class MemorySource final : public Source {
     Partition& p = partitions_[static_cast<size_t>(partition)];
     p.messages.emplace_back(std::string(key), std::string(payload));
   }
+  size_t Served() const { return served_; }
   size_t Pending() const {
     size_t n = 0;
     for (const Partition& p : partitions_) n += p.messages.size() - (p.next - p.base);
@@ -84,6 +86,7 @@ class MemorySource final : public Source {
       m.key = key;
       m.payload = payload;
     }
+    served_ += out.size();
     return Status::Ok();
   }
   Status Commit(std::span<const PartitionOffset>) override { return Status::Ok(); }
@@ -111,6 +114,23 @@ class MemorySource final : public Source {
   AssignmentListener* listener_ = nullptr;
   bool assigned_ = false;
   size_t cursor_ = 0;
+  size_t served_ = 0;
+};
+
+// A clock that advances with the input served instead of with time (InProcessOptions::
+// paced_events_per_second).
+class PacedClock final : public Clock {
+ public:
+  PacedClock(const MemorySource& source, int64_t events_per_second)
+      : source_(source), events_per_second_(events_per_second), start_ms_(SystemClock().NowMs()) {}
+  TimestampMs NowMs() const override {
+    return start_ms_ + static_cast<TimestampMs>(source_.Served()) * 1000 / events_per_second_;
+  }
+
+ private:
+  const MemorySource& source_;
+  int64_t events_per_second_;
+  TimestampMs start_ms_;  // the wall clock at the start (input times are near it)
 };
 
 // Counts records per topic and partition (their offsets) and drops them, except the repartition
@@ -211,7 +231,10 @@ StatusOr<InProcessResult> RunInProcess(const InProcessOptions& options,
   engine_options.cohort_changelog_topic = "bench-cohorts-changelog";
   engine_options.poll_timeout_ms = 0;
   engine_options.commit_interval_ms = options.commit_interval_ms;
-  Engine engine(engine_options, source, sink, decoder, *store, SystemClock(), &changelog);
+  const PacedClock paced(source, std::max<int64_t>(options.paced_events_per_second, 1));
+  const Clock& clock = options.paced_events_per_second > 0 ? static_cast<const Clock&>(paced)
+                                                            : SystemClock();
+  Engine engine(engine_options, source, sink, decoder, *store, clock, &changelog);
   engine.EnableCohortStage(cohort_source, &cohort_changelog);
   LF_RETURN_IF_ERROR(engine.Start());
 

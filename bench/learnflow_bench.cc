@@ -88,6 +88,7 @@ struct Flags {
   int64_t memory_events = 0;  // 0: 2 x memory_learners
   int64_t restore_learners = 100000;
   int64_t inprocess_events = 0;  // 0: --events
+  int64_t paced_clock = 0;       // in-process: events per simulated second; 0: the wall clock
   int64_t memory_mb = 256;
   int64_t commit_interval_ms = 1000;  // processing.commit_interval_ms of every engine
 };
@@ -550,6 +551,7 @@ Status InProcess(const Flags& flags, const std::string& dir, Report& report) {
   options.partitions = flags.partitions;
   options.memory_mb = static_cast<int>(flags.memory_mb);
   options.commit_interval_ms = flags.commit_interval_ms;
+  options.paced_events_per_second = flags.paced_clock;
   std::filesystem::remove_all(dir + "/state");
   std::printf("inprocess: %lld events, %lld learners, on this thread...\n",
               static_cast<long long>(options.events.events),
@@ -975,6 +977,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--inprocess-events", flags.inprocess_events,
                  "Events of the in-process scenario (0: --events)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--paced-clock", flags.paced_clock,
+                 "in-process: the engine's clock advances one second per this many events, so "
+                 "commits fall at the same events in every run (for callgrind); 0: wall clock")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--commit-interval-ms", flags.commit_interval_ms,
