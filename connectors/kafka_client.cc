@@ -23,6 +23,10 @@ struct PartitionListDeleter {
 };
 using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
 
+// How long a changelog restore waits for a partition's offsets before it reads the partition
+// to its end instead.
+constexpr int kWatermarkQueryTimeoutMs = 2000;
+
 Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
   char errstr[512];
   if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
@@ -638,6 +642,7 @@ class KafkaChangelogReader::Impl {
   std::string topic;
   std::vector<rd_kafka_message_t*> held;
   std::vector<int32_t> active;  // partitions being read
+  std::vector<int32_t> at_end;  // started at their log's end: caught up at the next Poll
 };
 
 KafkaChangelogReader::KafkaChangelogReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -667,6 +672,16 @@ StatusOr<std::unique_ptr<KafkaChangelogReader>> KafkaChangelogReader::Create(
 }
 
 Status KafkaChangelogReader::Start(int32_t partition, int64_t from_offset) {
+  // The high watermark bounds the last stable offset, so a start at or past it has nothing to
+  // read in either isolation level. Any failure here just takes the fetching path.
+  int64_t low = 0;
+  int64_t high = 0;
+  if (rd_kafka_query_watermark_offsets(impl_->rk, impl_->topic.c_str(), partition, &low, &high,
+                                       kWatermarkQueryTimeoutMs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      from_offset >= high) {
+    impl_->at_end.push_back(partition);
+    return Status::Ok();
+  }
   PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
   rd_kafka_topic_partition_list_add(list.get(), impl_->topic.c_str(), partition)->offset = from_offset;
   rd_kafka_error_t* error = rd_kafka_incremental_assign(impl_->rk, list.get());
@@ -681,6 +696,7 @@ Status KafkaChangelogReader::Start(int32_t partition, int64_t from_offset) {
 }
 
 Status KafkaChangelogReader::Stop(int32_t partition) {
+  std::erase(impl_->at_end, partition);
   auto it = std::find(impl_->active.begin(), impl_->active.end(), partition);
   if (it == impl_->active.end()) return Status::Ok();
   impl_->active.erase(it);
@@ -700,6 +716,7 @@ Status KafkaChangelogReader::Poll(size_t max, std::vector<ChangelogRecord>& out,
   out.clear();
   caught_up.clear();
   impl_->ReleaseBatch();
+  caught_up.swap(impl_->at_end);
   int wait = 10;
   while (out.size() < max && !impl_->active.empty()) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, wait);

@@ -96,7 +96,9 @@ class KafkaSink final : public Sink {
 
 // Reads changelog partitions with its own consumer (manual assignment, no group commits), so a
 // restore never blocks the main consumer's poll loop. Offsets out of range (the log was truncated
-// under the checkpoint) are an error, not a silent skip.
+// under the checkpoint) are an error, not a silent skip. A partition whose start offset is already
+// at the end of its log (the usual restart on intact local state) is reported caught up at the
+// next Poll without being fetched: one offsets request instead of a fetch round to the log end.
 class KafkaChangelogReader final : public ChangelogReader {
  public:
   static StatusOr<std::unique_ptr<KafkaChangelogReader>> Create(const KafkaClientOptions& options,

@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "stream/cohort_task.h"
 #include "stream/learner_task.h"
@@ -39,13 +41,38 @@ void Stage<Task>::UpdateCounters() {
 }
 
 template <typename Task>
+StatusOr<std::vector<std::unique_ptr<Task>>> Stage<Task>::LoadTasks(
+    std::span<const int32_t> partitions) {
+  std::vector<std::unique_ptr<Task>> tasks;
+  for (const int32_t partition : partitions) {
+    std::unique_ptr<Task>& task = tasks.emplace_back(factory_(partition));
+    if (changelog_ == nullptr) task->DisableChangelog();
+  }
+  // Each task reads and decodes only its own partition's state, and the store may be read from
+  // any thread: the partitions load on all cores (a restart's time to ready).
+  std::vector<Status> results(tasks.size());
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i = next++; i < tasks.size(); i = next++) results[i] = tasks[i]->Load(store_);
+  };
+  const size_t threads =
+      std::min<size_t>(tasks.size(), std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+  work();
+  for (std::thread& helper : helpers) helper.join();
+  for (Status& status : results) LF_RETURN_IF_ERROR(std::move(status));
+  return tasks;
+}
+
+template <typename Task>
 Status Stage<Task>::OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) {
   Bump(counters_.rebalances);
   starts.clear();
-  for (const int32_t partition : partitions) {
-    std::unique_ptr<Task> task = factory_(partition);
-    if (changelog_ == nullptr) task->DisableChangelog();
-    LF_RETURN_IF_ERROR(task->Load(store_));
+  LF_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Task>> loaded, LoadTasks(partitions));
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    const int32_t partition = partitions[i];
+    std::unique_ptr<Task>& task = loaded[i];
     StartPosition& start = starts.emplace_back();
     start.offset = task->next_offset();
     if (changelog_ != nullptr) {
@@ -61,6 +88,9 @@ Status Stage<Task>::OnAssigned(std::span<const int32_t> partitions, std::vector<
                                        : std::string());
     tasks_[partition] = std::move(task);
   }
+  // Readiness must say "restoring" from the moment the partitions are ours: the engine's loop
+  // only recomputes it at its next turn, after the metrics may have been read.
+  if (!restoring_.empty()) counters_.restoring.store(true, std::memory_order_relaxed);
   UpdateCounters();
   return Status::Ok();
 }

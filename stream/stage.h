@@ -96,6 +96,8 @@ class Stage final : public AssignmentListener {
   void PublishQueryable();
 
  private:
+  // New tasks for `partitions`, each loaded from the store (in parallel), in the same order.
+  StatusOr<std::vector<std::unique_ptr<Task>>> LoadTasks(std::span<const int32_t> partitions);
   const std::vector<int32_t>& ActivePartitions();
   void UpdateCounters();
 

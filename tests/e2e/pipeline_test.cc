@@ -320,6 +320,52 @@ TEST_F(PipelineTest, RestartResumesWindowsAndPositionFromTheStateStore) {
   EXPECT_NE((*signals)[0].value.find(R"("events":2,)"), std::string::npos) << (*signals)[0].value;
 }
 
+// Readiness (/readyz) follows `restoring`: it must be set from the moment partitions are
+// assigned, not only at the engine's next turn, or a probe in between sees "ready" while the
+// state is still being brought up to date.
+TEST_F(PipelineTest, RestoringFromTheMomentPartitionsAreAssignedUntilTheChangelogIsRead) {
+  const std::string changelog_topic = "pipeline-test-windows-changelog";
+  ASSERT_OK(broker_->CreateTopic(changelog_topic, 2));
+  ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), kInput,
+                                    {{0, "k", Xapi("f-1", "fay", "2026-03-02T12:10:00Z")}}));
+  StatusOr<std::unique_ptr<StateStore>> store =
+      StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32});
+  ASSERT_OK(store.status());
+  StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
+  ASSERT_OK(source.status());
+  StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
+  ASSERT_OK(sink.status());
+  StatusOr<std::unique_ptr<KafkaChangelogReader>> changelog =
+      KafkaChangelogReader::Create(Client(), changelog_topic);
+  ASSERT_OK(changelog.status());
+  EventDecoder decoder;
+  FixedClock clock;
+  EngineOptions options = Options();
+  options.changelog_topic = changelog_topic;
+  Engine engine(options, **source, **sink, decoder, **store, clock, changelog->get());
+  ASSERT_OK(engine.Start());
+  const EngineCounters& counters = engine.counters();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (counters.assigned_partitions.load() == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no partition was assigned";
+    ASSERT_FALSE(counters.restoring.load()) << "restoring before any assignment";
+    ASSERT_OK(engine.RunOnce());
+  }
+  // The turn that assigned the partitions has not read their changelog yet.
+  EXPECT_TRUE(counters.restoring.load());
+  EXPECT_EQ(counters.consumed.load(), 0u);
+  while (counters.restoring.load()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the restore never finished";
+    ASSERT_OK(engine.RunOnce());
+  }
+  while (counters.consumed.load() < 1) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "nothing consumed after the restore";
+    ASSERT_OK(engine.RunOnce());
+  }
+  EXPECT_FALSE(counters.restoring.load());
+  ASSERT_OK(engine.Shutdown());
+}
+
 TEST_F(PipelineTest, GarbageNeverCrashesOrStallsAPartition) {
   // Seeded mutations of valid messages of each format (truncation, byte flips, inserted bytes),
   // random binary, deep nesting and empty payloads, on both partitions; then a valid event per
