@@ -88,7 +88,7 @@ CohortTask::Outcome CohortTask::Process(std::string_view key, std::string_view v
   AppendLocalWindowKey(key_scratch_, s.window_end, key, {});
   auto& entry = windows_.FindOrCreate(key_scratch_);
   if (!op_.Add(s, entry.value)) return Outcome::kDuplicate;
-  KeyedTable<CohortWindowState>::MarkChanged(entry);
+  windows_.MarkChanged(entry);
   return Outcome::kAdded;
 }
 
@@ -116,7 +116,7 @@ StatusOr<size_t> CohortTask::EmitFinal(TaskOutput& out) {
     }
     cohort.value.last_window_end = parts.window_end;
     cohort.value.latest = summary;
-    KeyedTable<CohortState>::MarkChanged(cohort);
+    cohorts_.MarkChanged(cohort);
     out.OnCohortWindow(parts.key1, summary, cohort.value.firing);
     it = windows_.Erase(it, /*delete_in_store=*/true);
     ++emitted;

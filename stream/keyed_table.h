@@ -6,6 +6,8 @@
 //   - checkpoint: changed entries are Put into the commit's StateBatch (store key = prefix +
 //     local key in one column family), erased ones Deleted (or left to a range delete the task
 //     issues itself, e.g. windows dropped by time);
+//   - a commit visits only the entries changed since the last one (MarkChanged keeps a list),
+//     and encodes each once: the changelog record and the checkpoint share the bytes;
 //   - changelog: changed entries are sent as (tag + local key, encoded V), erased ones that were
 //     logged as tombstones; the task closes each commit with its own position record;
 //   - restore: records of the changelog are staged per commit and applied when the task reads
@@ -22,6 +24,7 @@
 // Threading: the task's thread only. Errors: Load and restore report corrupt values.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <type_traits>
@@ -66,11 +69,14 @@ struct StringKeyHash {
 template <typename V, bool kOrdered = true>
 class KeyedTable final : public TableBase {
  public:
+  static constexpr uint32_t kNotListed = UINT32_MAX;
   struct Entry {
     V value;
     bool dirty = false;            // changed since the last local checkpoint
     bool logged = false;           // present in the changelog (needs a tombstone when erased)
     bool unlogged_change = false;  // changed since the last changelog write
+    uint32_t changed_slot = kNotListed;  // index in the table's list of changed entries
+    const std::string* key = nullptr;    // the map's key of this entry (for the changed list)
   };
   using Map = std::conditional_t<
       kOrdered, std::map<std::string, Entry, std::less<>>,
@@ -92,19 +98,27 @@ class KeyedTable final : public TableBase {
     return it == entries_.end() ? nullptr : &it->second;
   }
   // Allocates only when the key is new.
-  Entry& FindOrCreate(std::string_view key) {
+  Entry& FindOrCreate(std::string_view key) { return FindOrCreateItem(key).second; }
+  // The same, with the table's own copy of the key (it stays put until the entry is erased).
+  typename Map::value_type& FindOrCreateItem(std::string_view key) {
     auto it = entries_.find(key);
-    if (it == entries_.end()) it = entries_.emplace(std::string(key), Entry{}).first;
-    return it->second;
+    if (it == entries_.end()) {
+      it = entries_.emplace(std::string(key), Entry{}).first;
+      it->second.key = &it->first;
+    }
+    return *it;
   }
-  static void MarkChanged(Entry& entry) {
+  // The entry goes to the changelog and the checkpoint at the next commit.
+  void MarkChanged(Entry& entry) {
     entry.dirty = true;
-    entry.unlogged_change = true;
+    entry.unlogged_change = logging_;
+    List(entry);
   }
   // Removes an entry. A logged entry gets a changelog tombstone; `delete_in_store` also deletes
   // it from the store at the next checkpoint (false when the task drops it with a range delete).
   typename Map::iterator Erase(typename Map::iterator it, bool delete_in_store) {
     const bool logged = it->second.logged;
+    if (it->second.changed_slot != kNotListed) changed_[it->second.changed_slot] = nullptr;
     auto next = std::next(it);
     if (logged || delete_in_store) {
       std::string key = std::move(entries_.extract(it).key());  // the key moves, no copy
@@ -132,8 +146,9 @@ class KeyedTable final : public TableBase {
                                     entry.logged = logging_;
                                     decode_status = entry.value.Decode(v);
                                     if (!decode_status.ok()) return false;
-                                    entries_.emplace(std::string(k.substr(prefix_.size())),
-                                                     std::move(entry));
+                                    auto it = entries_.emplace(std::string(k.substr(prefix_.size())),
+                                                               std::move(entry)).first;
+                                    it->second.key = &it->first;
                                     return true;
                                   }));
     return decode_status;
@@ -150,16 +165,20 @@ class KeyedTable final : public TableBase {
       sent = true;
     }
     tombstones_.clear();
-    for (auto& [local_key, entry] : entries_) {
-      if (!entry.unlogged_change) continue;
+    encoded_.clear();
+    encoded_at_.assign(changed_.size(), kNotEncoded);
+    for (size_t i = 0; i < changed_.size(); ++i) {
+      Entry* entry = changed_[i];
+      if (entry == nullptr || !entry->unlogged_change) continue;
       key_scratch_.assign(1, tag_);
-      key_scratch_ += local_key;
-      value_scratch_.clear();
-      entry.value.Encode(value_scratch_);
-      const std::string_view value(value_scratch_);
+      key_scratch_ += *entry->key;
+      const size_t begin = encoded_.size();
+      entry->value.Encode(encoded_);
+      encoded_at_[i] = {begin, encoded_.size() - begin};
+      const std::string_view value = std::string_view(encoded_).substr(begin);
       LF_RETURN_IF_ERROR(send(std::string_view(key_scratch_), &value));
-      entry.unlogged_change = false;
-      entry.logged = true;
+      entry->unlogged_change = false;
+      entry->logged = true;
       sent = true;
     }
     return sent;
@@ -170,8 +189,12 @@ class KeyedTable final : public TableBase {
   void Checkpoint(StateBatch& batch, bool rewrite) override {
     if (rewrite) {
       batch.DeleteRange(family_, prefix_, PrefixEnd());
-      for (auto& [local_key, entry] : entries_) entry.dirty = true;
       store_deletes_.clear();
+      // Every entry is written, so every entry is visited, through the changed list.
+      for (auto& [local_key, entry] : entries_) {
+        entry.dirty = true;
+        List(entry);
+      }
     }
     for (const std::string& local_key : store_deletes_) {
       key_scratch_.assign(prefix_);
@@ -179,15 +202,29 @@ class KeyedTable final : public TableBase {
       batch.Delete(family_, key_scratch_);
     }
     store_deletes_.clear();
-    for (auto& [local_key, entry] : entries_) {
-      if (!entry.dirty) continue;
-      key_scratch_.assign(prefix_);
-      key_scratch_ += local_key;
-      value_scratch_.clear();
-      entry.value.Encode(value_scratch_);
-      batch.Put(family_, key_scratch_, value_scratch_);
-      entry.dirty = false;
+    // The encodings of this commit's changelog write, when it ran (the list is unchanged since).
+    const bool encoded = encoded_at_.size() == changed_.size();
+    for (size_t i = 0; i < changed_.size(); ++i) {
+      Entry* entry = changed_[i];
+      if (entry == nullptr) continue;
+      if (entry->dirty) {
+        key_scratch_.assign(prefix_);
+        key_scratch_ += *entry->key;
+        if (encoded && encoded_at_[i] != kNotEncoded) {
+          batch.Put(family_, key_scratch_,
+                    std::string_view(encoded_).substr(encoded_at_[i].first, encoded_at_[i].second));
+        } else {
+          value_scratch_.clear();
+          entry->value.Encode(value_scratch_);
+          batch.Put(family_, key_scratch_, value_scratch_);
+        }
+        entry->dirty = false;
+      }
+      entry->changed_slot = kNotListed;
     }
+    changed_.clear();
+    encoded_at_.clear();
+    encoded_.clear();
   }
 
   // Restore: keeps one changelog record (local key, value or nullptr) until its commit's
@@ -203,14 +240,20 @@ class KeyedTable final : public TableBase {
     for (Staged& record : staged_) {
       if (record.tombstone) {
         auto it = entries_.find(std::string_view(record.key));
-        if (it != entries_.end()) entries_.erase(it);
+        if (it != entries_.end()) {
+          if (it->second.changed_slot != kNotListed) changed_[it->second.changed_slot] = nullptr;
+          entries_.erase(it);
+        }
         continue;
       }
       Entry entry;
       LF_RETURN_IF_ERROR(entry.value.Decode(record.value));
       entry.logged = true;
-      entry.dirty = true;
-      entries_.insert_or_assign(std::move(record.key), std::move(entry));
+      entry.dirty = true;  // the checkpoint after a restore rewrites the whole table
+      auto it = entries_.try_emplace(std::move(record.key)).first;
+      if (it->second.changed_slot != kNotListed) changed_[it->second.changed_slot] = nullptr;
+      it->second = std::move(entry);
+      it->second.key = &it->first;
     }
     staged_.clear();
     return Status::Ok();
@@ -224,6 +267,7 @@ class KeyedTable final : public TableBase {
       if (it != entries_.end()) {
         it->second.unlogged_change = true;
         it->second.logged = true;
+        List(it->second);
       } else if (!record.tombstone) {
         tombstones_.push_back(std::move(record.key));
       }
@@ -237,6 +281,13 @@ class KeyedTable final : public TableBase {
     std::string value;
     bool tombstone = false;
   };
+  static constexpr std::pair<size_t, size_t> kNotEncoded{0, SIZE_MAX};
+
+  void List(Entry& entry) {
+    if (entry.changed_slot != kNotListed) return;
+    entry.changed_slot = static_cast<uint32_t>(changed_.size());
+    changed_.push_back(&entry);
+  }
 
   // The first key after every key starting with prefix_ (prefixes are fixed-width partition
   // numbers here, so incrementing the last byte with carry is exact).
@@ -261,6 +312,11 @@ class KeyedTable final : public TableBase {
   std::vector<std::string> tombstones_;
   std::vector<std::string> store_deletes_;
   std::vector<Staged> staged_;
+  // Entries changed since the last checkpoint (null: erased since), and the bytes of their
+  // changelog records of this commit ((offset, size) in encoded_ per slot).
+  std::vector<Entry*> changed_;
+  std::vector<std::pair<size_t, size_t>> encoded_at_;
+  std::string encoded_;
   std::string key_scratch_;
   std::string value_scratch_;
 };

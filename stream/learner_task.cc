@@ -50,9 +50,9 @@ bool LearnerTask::IsLate(TimestampMs event_time) const {
 LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
   const TimestampMs wm_before = watermark();
   if (IsLate(event.event_time_ms)) return Outcome::kLate;
-  LearnerTable::Entry& learner_entry = learners_.FindOrCreate(event.learner_id);
+  auto& [learner_id, learner_entry] = learners_.FindOrCreateItem(event.learner_id);
   LearnerState& learner = learner_entry.value;
-  LearnerTable::MarkChanged(learner_entry);
+  learners_.MarkChanged(learner_entry);
   op_.AddSessionTime(event.event_time_ms, learner);
   if (emitted_bound_ != kNoWatermark) op_.PruneSessions(emitted_bound_, learner);
   if (wm_before != kNoWatermark && !learner.pending.empty()) {
@@ -72,7 +72,7 @@ LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
       outcome = Outcome::kDuplicate;
     } else {
       outcome = Outcome::kCounted;
-      WindowTable::MarkChanged(entry);
+      windows_.MarkChanged(entry);
       if (event.kind == EventKind::kAttempt) {
         ApplyAttempt(event, window, learner, entry);
       } else if (event.kind == EventKind::kOutcome) {
@@ -82,7 +82,7 @@ LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
         learner.last_activity = event.event_time_ms;
         learner.last_cohort_id.assign(event.cohort_id);
         learner.inactivity_reported = false;
-        Arm(event.learner_id, learner);
+        Arm(learner_id, learner);
       }
     }
   }
@@ -140,41 +140,45 @@ void LearnerTask::ApplyOutcome(const CanonicalEvent& event, LearnerState& learne
   if (!match->skill_id.empty()) {
     op_.Observe(match->skill_id, event.success == Success::kTrue, learner, target->value);
   }
-  WindowTable::MarkChanged(*target);
+  windows_.MarkChanged(*target);
 }
 
-void LearnerTask::Arm(std::string_view learner_id, LearnerState& learner) {
-  // Already queued: a stale deadline is moved when it fires (no set update per event).
+void LearnerTask::Arm(const std::string& learner_id, LearnerState& learner) {
+  // Already queued: a stale deadline is moved when it fires (no heap update per event).
   if (learner.armed_deadline != kNoTime) return;
   const TimestampMs deadline = learner.last_activity + op_.params().inactivity_ms;
-  timers_.emplace(deadline, std::string(learner_id));
+  timers_.push_back(Timer{deadline, &learner_id});
+  std::push_heap(timers_.begin(), timers_.end(), LaterTimer{});
   learner.armed_deadline = deadline;
 }
 
 void LearnerTask::FireTimers() {
   const TimestampMs wm = watermark();
   if (wm == kNoWatermark) return;
-  while (!timers_.empty() && timers_.begin()->first <= wm) {
-    auto node = timers_.extract(timers_.begin());
-    std::string& learner_id = node.value().second;
+  while (!timers_.empty() && timers_.front().deadline <= wm) {
+    std::pop_heap(timers_.begin(), timers_.end(), LaterTimer{});
+    Timer timer = timers_.back();
+    timers_.pop_back();
+    const std::string& learner_id = *timer.learner;
     LearnerTable::Entry* entry = learners_.Find(learner_id);
-    if (entry == nullptr) continue;
+    LF_CHECK(entry != nullptr, "an inactivity timer without learner state");
     LearnerState& learner = entry->value;
     learner.armed_deadline = kNoTime;
     if (learner.inactivity_reported || learner.last_activity == kNoTime) continue;
     const TimestampMs deadline = learner.last_activity + op_.params().inactivity_ms;
     if (deadline > wm) {  // active again since it was armed
       learner.armed_deadline = deadline;
-      node.value().first = deadline;
-      timers_.insert(std::move(node));
+      timer.deadline = deadline;
+      timers_.push_back(timer);
+      std::push_heap(timers_.begin(), timers_.end(), LaterTimer{});
       continue;
     }
     value_scratch_.clear();
     LearnerSignalsOperator::AppendInactiveRecord(learner_id, learner.last_cohort_id,
                                                  learner.last_activity, value_scratch_);
-    fired_.emplace_back(std::move(learner_id), value_scratch_);
+    fired_.emplace_back(learner_id, value_scratch_);
     learner.inactivity_reported = true;
-    LearnerTable::MarkChanged(*entry);
+    learners_.MarkChanged(*entry);
   }
 }
 
@@ -225,7 +229,7 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
     LearnerWindowRecord& record = learner->value.latest;  // kept for the query API
     op_.MakeRecord(parts.key2, window, state,
                    LearnerSignalsOperator::SessionsStartingIn(learner->value, window), record);
-    LearnerTable::MarkChanged(*learner);
+    learners_.MarkChanged(*learner);
     const LearnerWindowSummary summary = op_.Summarize(record);
     value_scratch_.clear();
     op_.AppendLearnerRecord(parts.key1, record, summary, value_scratch_);
@@ -264,11 +268,14 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
 void LearnerTask::AfterLoad() {
   timers_.clear();
   for (auto& [learner_id, entry] : learners_.entries()) {
-    entry.value.armed_deadline = kNoTime;
-    if (!entry.value.inactivity_reported && entry.value.last_activity != kNoTime) {
-      Arm(learner_id, entry.value);
+    LearnerState& learner = entry.value;
+    learner.armed_deadline = kNoTime;
+    if (!learner.inactivity_reported && learner.last_activity != kNoTime) {
+      learner.armed_deadline = learner.last_activity + op_.params().inactivity_ms;
+      timers_.push_back(Timer{learner.armed_deadline, &learner_id});
     }
   }
+  std::make_heap(timers_.begin(), timers_.end(), LaterTimer{});  // linear, not one push each
 }
 
 void LearnerTask::AfterRestore() {

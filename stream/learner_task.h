@@ -18,7 +18,6 @@
 
 #include <cstdint>
 #include <limits>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -82,7 +81,8 @@ class LearnerTask final : public TaskBase {
                     WindowTable::Entry& window_entry);
   void ApplyOutcome(const CanonicalEvent& event, LearnerState& learner,
                     WindowTable::Entry& window_entry);
-  void Arm(std::string_view learner_id, LearnerState& learner);
+  // REQUIRES: `learner_id` is the learner table's own key of `learner`.
+  void Arm(const std::string& learner_id, LearnerState& learner);
   Status SendMarker(TaskOutput& out, TimestampMs bound, bool idle);
   void FireTimers();
 
@@ -103,9 +103,20 @@ class LearnerTask final : public TaskBase {
   // said idle.
   TimestampMs last_active_ms_ = kNoWatermark;
   bool idle_sent_ = false;
-  // Inactivity timers: (deadline, learner id). A learner is in here at most once
-  // (LearnerState::armed_deadline); a stale deadline is re-armed when it fires.
-  std::set<std::pair<TimestampMs, std::string>, std::less<>> timers_;
+  // Inactivity timers, a min-heap by (deadline, learner id): 16 bytes per learner, as a million
+  // learners each have one. A learner is in here at most once (LearnerState::armed_deadline); a
+  // stale deadline is re-armed when it fires. `learner` points at the learner table's key: its
+  // entries are never erased (only a restore replaces them, and AfterLoad() then rebuilds this).
+  struct Timer {
+    TimestampMs deadline;
+    const std::string* learner;
+  };
+  struct LaterTimer {
+    bool operator()(const Timer& a, const Timer& b) const {
+      return a.deadline != b.deadline ? a.deadline > b.deadline : *a.learner > *b.learner;
+    }
+  };
+  std::vector<Timer> timers_;
   // Records of fired timers, sent at the next EmitFinal: (learner id, record).
   std::vector<std::pair<std::string, std::string>> fired_;
   std::string key_scratch_;
