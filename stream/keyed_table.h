@@ -24,6 +24,7 @@
 // Threading: the task's thread only. Errors: Load and restore report corrupt values.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -165,6 +166,7 @@ class KeyedTable final : public TableBase {
       sent = true;
     }
     tombstones_.clear();
+    SortChanged();
     encoded_.clear();
     encoded_at_.assign(changed_.size(), kNotEncoded);
     for (size_t i = 0; i < changed_.size(); ++i) {
@@ -203,7 +205,11 @@ class KeyedTable final : public TableBase {
     }
     store_deletes_.clear();
     // The encodings of this commit's changelog write, when it ran (the list is unchanged since).
-    const bool encoded = encoded_at_.size() == changed_.size();
+    bool encoded = encoded_at_.size() == changed_.size() && changed_sorted_;
+    if (!changed_sorted_) {
+      SortChanged();
+      encoded = false;
+    }
     for (size_t i = 0; i < changed_.size(); ++i) {
       Entry* entry = changed_[i];
       if (entry == nullptr) continue;
@@ -223,6 +229,7 @@ class KeyedTable final : public TableBase {
       entry->changed_slot = kNotListed;
     }
     changed_.clear();
+    changed_sorted_ = true;
     encoded_at_.clear();
     encoded_.clear();
   }
@@ -287,6 +294,17 @@ class KeyedTable final : public TableBase {
     if (entry.changed_slot != kNotListed) return;
     entry.changed_slot = static_cast<uint32_t>(changed_.size());
     changed_.push_back(&entry);
+    changed_sorted_ = false;
+  }
+  // Drops erased entries from the changed list and puts it in key order: RocksDB's memtable
+  // (a skip list) inserts keys in order at a fraction of the cost of keys in random order.
+  void SortChanged() {
+    if (changed_sorted_) return;
+    std::erase(changed_, nullptr);
+    std::sort(changed_.begin(), changed_.end(),
+              [](const Entry* a, const Entry* b) { return *a->key < *b->key; });
+    for (size_t i = 0; i < changed_.size(); ++i) changed_[i]->changed_slot = static_cast<uint32_t>(i);
+    changed_sorted_ = true;
   }
 
   // The first key after every key starting with prefix_ (prefixes are fixed-width partition
@@ -315,6 +333,7 @@ class KeyedTable final : public TableBase {
   // Entries changed since the last checkpoint (null: erased since), and the bytes of their
   // changelog records of this commit ((offset, size) in encoded_ per slot).
   std::vector<Entry*> changed_;
+  bool changed_sorted_ = true;
   std::vector<std::pair<size_t, size_t>> encoded_at_;
   std::string encoded_;
   std::string key_scratch_;
