@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 
 #include "app/query_api.h"
@@ -112,9 +113,13 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
                  "signals; key input messages by learner id");
   }
   auto impl = std::make_unique<Impl>();
+  const auto opening = std::chrono::steady_clock::now();
   LF_ASSIGN_OR_RETURN(impl->store, StateStore::Open(StateStoreOptions{
                                        .dir = config.state.dir,
                                        .memory_mb = static_cast<int>(config.state.memory_mb)}));
+  // After a crash this includes replaying the store's write-ahead log.
+  spdlog::info("state store {} opened in {:.2f} s", config.state.dir,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - opening).count());
   LF_RETURN_IF_ERROR(CheckPrivacyOfState(*impl->store, config.privacy));
   KafkaClientOptions client;
   client.bootstrap_servers = config.kafka.bootstrap_servers;

@@ -88,6 +88,8 @@ struct Flags {
   int64_t memory_events = 0;  // 0: 2 x memory_learners
   int64_t restore_learners = 100000;
   int64_t inprocess_events = 0;  // 0: --events
+  // session.timeout.ms of the memory, recovery and restore engines (e2e: 60 s, see there).
+  int session_timeout_ms = 3000;
   int64_t paced_clock = 0;       // in-process: events per simulated second; 0: the wall clock
   int64_t memory_mb = 256;
   int64_t commit_interval_ms = 1000;  // processing.commit_interval_ms of every engine
@@ -172,9 +174,10 @@ Status Report::WriteJson(const std::string& path, const Flags& flags) const {
   j += fmt::format(
       "  \"settings\": {{\"events\": {}, \"learners\": {}, \"cohorts\": {}, \"skills\": {}, "
       "\"partitions\": {}, \"segment\": {}, \"memory_learners\": {}, \"restore_learners\": {}, "
-      "\"commit_interval_ms\": {}, \"memory_mb\": {}}},\n",
+      "\"commit_interval_ms\": {}, \"memory_mb\": {}, \"session_timeout_ms\": {}}},\n",
       flags.events, flags.learners, flags.cohorts, flags.skills, flags.partitions, flags.segment,
-      flags.memory_learners, flags.restore_learners, flags.commit_interval_ms, flags.memory_mb);
+      flags.memory_learners, flags.restore_learners, flags.commit_interval_ms, flags.memory_mb,
+      flags.session_timeout_ms);
   j += "  \"figures\": [\n";
   for (size_t i = 0; i < figures_.size(); ++i) {
     const Figure& f = figures_[i];
@@ -692,7 +695,8 @@ Status MemoryAndRecovery(const Flags& flags, const std::string& dir, bool run_re
   const std::string bootstrap = broker->bootstrap_servers();
   std::filesystem::remove_all(dir + "/state");
   LF_ASSIGN_OR_RETURN(EngineSetup setup,
-                      WriteEngineConfig(flags, dir, bootstrap, group, dir + "/state", 6000));
+                      WriteEngineConfig(flags, dir, bootstrap, group, dir + "/state",
+                                        flags.session_timeout_ms));
   std::filesystem::remove(setup.log_path);
   const int64_t events = flags.memory_events > 0 ? flags.memory_events : 2 * flags.memory_learners;
   BenchEventsOptions options = EventsFor(flags, events, flags.memory_learners);
@@ -784,7 +788,7 @@ Status Restore(const Flags& flags, const std::string& dir, Report& report) {
   std::filesystem::remove_all(dir + "/state-a");
   std::filesystem::remove_all(dir + "/state-b");
   LF_ASSIGN_OR_RETURN(EngineSetup a, WriteEngineConfig(flags, dir + "/a", bootstrap, group,
-                                                       dir + "/state-a", 6000));
+                                                       dir + "/state-a", flags.session_timeout_ms));
   std::filesystem::remove(a.log_path);
   const int64_t events = 2 * flags.restore_learners;
   BenchEventsOptions options = EventsFor(flags, events, flags.restore_learners);
@@ -815,7 +819,7 @@ Status Restore(const Flags& flags, const std::string& dir, Report& report) {
         dropped));
   }
   LF_ASSIGN_OR_RETURN(EngineSetup b, WriteEngineConfig(flags, dir + "/b", bootstrap, group,
-                                                       dir + "/state-b", 6000));
+                                                       dir + "/state-b", flags.session_timeout_ms));
   std::filesystem::remove(b.log_path);
   EngineProcess engine;
   LF_RETURN_IF_ERROR(engine.Start({flags.binary, "run", "--config", b.config_path}, b.log_path));
@@ -978,6 +982,12 @@ int main(int argc, char** argv) {
   app.add_option("--inprocess-events", flags.inprocess_events,
                  "Events of the in-process scenario (0: --events)")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--session-timeout-ms", flags.session_timeout_ms,
+                 "session.timeout.ms of the memory, recovery and restore engines. The embedded "
+                 "broker has no static membership: a restart after SIGKILL waits for the killed "
+                 "member's session to expire, so this bounds the recovery's join round")
+      ->check(CLI::Range(1000, 300000))
       ->capture_default_str();
   app.add_option("--paced-clock", flags.paced_clock,
                  "in-process: the engine's clock advances one second per this many events, so "

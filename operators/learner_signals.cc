@@ -100,18 +100,67 @@ void LearnerState::Encode(std::string& out) const {
     PutString(out, attempt.skill_id);
     out.push_back(attempt.joined ? 1 : 0);
   }
-  PutI64(out, latest.window_end);
-  if (latest.window_end == kNoTime) return;
-  PutString(out, latest.cohort_id);
-  PutString(out, latest.course_id);
-  PutU64(out, latest.events);
-  PutU64(out, latest.attempts);
-  PutU64(out, latest.known);
-  PutU64(out, latest.correct);
-  PutU64(out, latest.help_requests);
-  PutU64(out, latest.active_minutes);
-  PutI64(out, latest.sessions);
-  PutSkillValues(out, latest.mastery);
+  if (latest.empty()) {
+    PutI64(out, kNoTime);
+  } else {
+    out += latest;
+  }
+}
+
+void LearnerState::SetLatest(const LearnerWindowRecord& record) {
+  latest.clear();
+  if (record.window_end == kNoTime) return;
+  PutI64(latest, record.window_end);
+  PutString(latest, record.cohort_id);
+  PutString(latest, record.course_id);
+  PutU64(latest, record.events);
+  PutU64(latest, record.attempts);
+  PutU64(latest, record.known);
+  PutU64(latest, record.correct);
+  PutU64(latest, record.help_requests);
+  PutU64(latest, record.active_minutes);
+  PutI64(latest, record.sessions);
+  PutSkillValues(latest, record.mastery);
+}
+
+namespace {
+
+// Reads an encoded latest record (SetLatest's layout); `record` may be null to only check it.
+bool ReadLatest(ByteReader& in, LearnerWindowRecord* record) {
+  LearnerWindowRecord scratch_figures;  // small: no allocation until strings are assigned
+  LearnerWindowRecord& r = record != nullptr ? *record : scratch_figures;
+  if (!in.I64(r.window_end)) return false;
+  if (r.window_end == kNoTime) return true;
+  std::string_view cohort, course;
+  if (!in.String(cohort) || !in.String(course) || !in.U64(r.events) || !in.U64(r.attempts) ||
+      !in.U64(r.known) || !in.U64(r.correct) || !in.U64(r.help_requests) ||
+      !in.U64(r.active_minutes) || !in.I64(r.sessions)) {
+    return false;
+  }
+  uint64_t n = 0;
+  if (!in.Count(n, 12)) return false;
+  if (record != nullptr) {
+    r.cohort_id.assign(cohort);
+    r.course_id.assign(course);
+    r.mastery.resize(n);
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view skill;
+    double p = 0;
+    if (!in.String(skill) || !in.Double(p)) return false;
+    if (record != nullptr) r.mastery[i] = {std::string(skill), p};
+  }
+  return true;
+}
+
+}  // namespace
+
+Status LearnerState::GetLatest(LearnerWindowRecord& record) const {
+  record = LearnerWindowRecord{};
+  if (latest.empty()) return Status::Ok();
+  ByteReader in(latest);
+  if (!ReadLatest(in, &record) || !in.done()) return Corrupt("learner latest record");
+  return Status::Ok();
 }
 
 Status LearnerState::Decode(std::string_view bytes) {
@@ -146,20 +195,14 @@ Status LearnerState::Decode(std::string_view bytes) {
     attempt.skill_id.assign(s);
     attempt.joined = joined != 0;
   }
-  latest.window_end = kNoTime;
+  latest.clear();
   if (version == kLearnerStateVersion) {
-    if (!in.I64(latest.window_end)) return Corrupt("learner");
-    if (latest.window_end != kNoTime) {
-      std::string_view c, course;
-      if (!in.String(c) || !in.String(course) || !in.U64(latest.events) || !in.U64(latest.attempts) ||
-          !in.U64(latest.known) || !in.U64(latest.correct) || !in.U64(latest.help_requests) ||
-          !in.U64(latest.active_minutes) || !in.I64(latest.sessions) ||
-          !GetSkillValues(in, latest.mastery)) {
-        return Corrupt("learner");
-      }
-      latest.cohort_id.assign(c);
-      latest.course_id.assign(course);
-    }
+    // Checked without building the record; kept as the bytes it is.
+    const std::string_view record = in.rest();
+    int64_t window_end = kNoTime;
+    ByteReader first(record);
+    if (!first.I64(window_end) || !ReadLatest(in, nullptr)) return Corrupt("learner");
+    if (window_end != kNoTime) latest.assign(record.substr(0, record.size() - in.rest().size()));
   }
   if (!in.done()) return Corrupt("learner");
   armed_deadline = kNoTime;

@@ -11,8 +11,9 @@
 //   LearnerSignalsOperator op(params);
 //   op.Count(event, window_state);               // a counted event: events, minutes, help
 //   op.Observe(skill, correct, learner, window_state);  // one BKT observation
-//   op.MakeRecord(cohort_id, window, window_state, sessions, learner_state.latest);
-//   op.AppendLearnerRecord(learner_id, learner_state.latest, op.Summarize(learner_state.latest), out);
+//   op.MakeRecord(cohort_id, window, window_state, sessions, record);
+//   op.AppendLearnerRecord(learner_id, record, op.Summarize(record), out);
+//   learner_state.SetLatest(record);
 //
 // Thread-safety: the operator may be shared by threads; state objects may not.
 // Errors: Decode() rejects truncated or corrupt state bytes with an Internal status.
@@ -67,7 +68,7 @@ struct LearnerWindowState {
 };
 
 // The figures of one `learner_window` record (DESIGN §8). LearnerState keeps the learner's latest
-// one for the query API.
+// one, encoded, for the query API.
 struct LearnerWindowRecord {
   TimestampMs window_end = kNoTime;  // kNoTime: no record yet
   std::string cohort_id;
@@ -101,12 +102,18 @@ struct LearnerState {
   std::vector<std::pair<std::string, double>> bkt;  // skill -> p, sorted by skill
   std::vector<SessionSpan> sessions;                // sorted, never within session_gap of each other
   std::vector<PendingAttempt> pending;
-  LearnerWindowRecord latest;  // the learner's latest emitted learner_window record
+  // The learner's latest emitted learner_window record, for the query API, in its persisted
+  // form (SetLatest/GetLatest; empty: none yet). As a struct it would cost each learner about
+  // 100 more bytes of memory, which a million learners feel.
+  std::string latest;
   // Not persisted: the deadline under which the task's timer queue holds this learner.
   TimestampMs armed_deadline = kNoTime;
 
   void Encode(std::string& out) const;
   Status Decode(std::string_view in);
+  void SetLatest(const LearnerWindowRecord& record);
+  // The latest record; window_end is kNoTime when there is none. Internal on corrupt bytes.
+  Status GetLatest(LearnerWindowRecord& record) const;
 };
 
 // Derived fields of a learner window record.

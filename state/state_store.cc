@@ -134,6 +134,13 @@ StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const StateStoreOptions& 
   db_options.write_buffer_manager = impl->write_buffers;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
+  // After a crash, the WAL's writes go back into memtables and are flushed later, in the
+  // background, instead of into new files before Open returns (a restart's time to ready).
+  db_options.avoid_flush_during_recovery = true;
+  // The meta family takes a few small writes per commit and never fills a memtable; without a
+  // bound it would pin every WAL file since its last flush, and a restart after a crash would
+  // read them all. Past this size RocksDB flushes the families holding the oldest WAL.
+  db_options.max_total_wal_size = budget / 4;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.info_log = std::make_shared<EngineLogLogger>(options.dir);
 

@@ -226,9 +226,10 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
     LearnerTable::Entry* learner = learners_.Find(parts.key1);
     LF_CHECK(learner != nullptr, "a learner window without learner state");
     const LearnerWindowState& state = it->second.value;
-    LearnerWindowRecord& record = learner->value.latest;  // kept for the query API
+    LearnerWindowRecord& record = record_scratch_;
     op_.MakeRecord(parts.key2, window, state,
                    LearnerSignalsOperator::SessionsStartingIn(learner->value, window), record);
+    learner->value.SetLatest(record);  // kept for the query API
     learners_.MarkChanged(*learner);
     const LearnerWindowSummary summary = op_.Summarize(record);
     value_scratch_.clear();

@@ -119,6 +119,7 @@ class LearnerTask final : public TaskBase {
   std::vector<Timer> timers_;
   // Records of fired timers, sent at the next EmitFinal: (learner id, record).
   std::vector<std::pair<std::string, std::string>> fired_;
+  LearnerWindowRecord record_scratch_;
   std::string key_scratch_;
   std::string join_key_scratch_;
   std::string value_scratch_;

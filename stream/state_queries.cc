@@ -107,10 +107,12 @@ StatusOr<std::optional<std::string>> StateQueries::Learner(std::string_view lear
   out += R"(,"mean_mastery":)";
   AppendJsonOptional(out, MeanOf(best->bkt));
   out += R"(,"latest_window":)";
-  if (best->latest.window_end == kNoTime) {
+  LearnerWindowRecord latest;
+  LF_RETURN_IF_ERROR(best->GetLatest(latest));
+  if (latest.window_end == kNoTime) {
     out += "null";
   } else {
-    learner_op_.AppendLearnerRecord(learner_id, best->latest, learner_op_.Summarize(best->latest), out);
+    learner_op_.AppendLearnerRecord(learner_id, latest, learner_op_.Summarize(latest), out);
   }
   out += '}';
   return std::optional<std::string>(std::move(out));

@@ -75,17 +75,19 @@ LearnerState Ada() {
   s.last_activity = kTen + 59 * kMsPerMinute;
   s.last_cohort_id = "c1";
   s.bkt = {{"algebra", 0.5}, {"fractions", 0.75}};
-  s.latest.window_end = kTen + kMsPerHour;
-  s.latest.cohort_id = "c1";
-  s.latest.course_id = "course-1";
-  s.latest.events = 7;
-  s.latest.attempts = 5;
-  s.latest.known = 4;
-  s.latest.correct = 1;
-  s.latest.help_requests = 2;
-  s.latest.active_minutes = 6;
-  s.latest.sessions = 1;
-  s.latest.mastery = {{"fractions", 0.25}};
+  LearnerWindowRecord latest;
+  latest.window_end = kTen + kMsPerHour;
+  latest.cohort_id = "c1";
+  latest.course_id = "course-1";
+  latest.events = 7;
+  latest.attempts = 5;
+  latest.known = 4;
+  latest.correct = 1;
+  latest.help_requests = 2;
+  latest.active_minutes = 6;
+  latest.sessions = 1;
+  latest.mastery = {{"fractions", 0.25}};
+  s.SetLatest(latest);
   return s;
 }
 

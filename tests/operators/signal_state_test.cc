@@ -20,17 +20,19 @@ LearnerState SampleLearner() {
   s.bkt = {{"algebra", 0.5}, {"fractions", 0.75}};
   s.sessions = {{10, 20}, {5000000, 5000100}};
   s.pending.push_back({42, 3600000, "c1", "algebra", true});
-  s.latest.window_end = 3600000;
-  s.latest.cohort_id = "c1";
-  s.latest.course_id = "course";
-  s.latest.events = 7;
-  s.latest.attempts = 5;
-  s.latest.known = 4;
-  s.latest.correct = 1;
-  s.latest.help_requests = 2;
-  s.latest.active_minutes = 6;
-  s.latest.sessions = 1;
-  s.latest.mastery = {{"fractions", 0.25}};
+  LearnerWindowRecord latest;
+  latest.window_end = 3600000;
+  latest.cohort_id = "c1";
+  latest.course_id = "course";
+  latest.events = 7;
+  latest.attempts = 5;
+  latest.known = 4;
+  latest.correct = 1;
+  latest.help_requests = 2;
+  latest.active_minutes = 6;
+  latest.sessions = 1;
+  latest.mastery = {{"fractions", 0.25}};
+  s.SetLatest(latest);
   return s;
 }
 
@@ -43,8 +45,12 @@ TEST(SignalStateTest, LearnerStateRoundTripsEveryField) {
   std::string again;
   out.Encode(again);
   EXPECT_EQ(again, bytes);
-  EXPECT_EQ(out.latest.mastery, in.latest.mastery);
-  EXPECT_EQ(out.latest.course_id, "course");
+  LearnerWindowRecord latest;
+  ASSERT_OK(out.GetLatest(latest));
+  EXPECT_EQ(latest.mastery, (std::vector<std::pair<std::string, double>>{{"fractions", 0.25}}));
+  EXPECT_EQ(latest.course_id, "course");
+  EXPECT_EQ(latest.window_end, 3600000);
+  EXPECT_EQ(latest.sessions, 1);
   EXPECT_EQ(out.pending.size(), 1u);
   // Truncation anywhere is corrupt, never a crash.
   for (size_t n = 0; n < bytes.size(); ++n) {
@@ -66,11 +72,13 @@ TEST(SignalStateTest, LearnerStateOfVersionOneDecodesWithoutALatestRecord) {
   PutU64(v1, 0);  // sessions
   PutU64(v1, 0);  // pending
   LearnerState out;
-  out.latest.window_end = 99;  // overwritten
+  out.latest = "left over";  // overwritten
   ASSERT_OK(out.Decode(v1));
   EXPECT_EQ(out.last_activity, 1000);
   EXPECT_EQ(out.bkt.size(), 1u);
-  EXPECT_EQ(out.latest.window_end, kNoTime);
+  LearnerWindowRecord latest;
+  ASSERT_OK(out.GetLatest(latest));
+  EXPECT_EQ(latest.window_end, kNoTime);
 }
 
 TEST(SignalStateTest, CohortStateRoundTripsAndVersionOneHasNoLatestSummary) {
