@@ -110,6 +110,12 @@ void LearnerState::Encode(std::string& out) const {
 void LearnerState::SetLatest(const LearnerWindowRecord& record) {
   latest.clear();
   if (record.window_end == kNoTime) return;
+  // One allocation of the exact size: appending would leave up to twice the bytes allocated,
+  // for every learner.
+  size_t size = 8 + 4 + record.cohort_id.size() + 4 + record.course_id.size() + 7 * 8 + 8;
+  for (const auto& [skill, p] : record.mastery) size += 4 + skill.size() + 8;
+  if (latest.capacity() > size + 32) latest = std::string();
+  latest.reserve(size);
   PutI64(latest, record.window_end);
   PutString(latest, record.cohort_id);
   PutString(latest, record.course_id);
