@@ -657,6 +657,9 @@ StatusOr<std::unique_ptr<KafkaChangelogReader>> KafkaChangelogReader::Create(
       {"enable.partition.eof", "true"},
       {"auto.offset.reset", "error"},
       {"isolation.level", "read_committed"},
+      // A restore reads to the log's end, and the end is found by a fetch that comes back
+      // empty: the broker must not hold that fetch for the default 500 ms.
+      {"fetch.wait.max.ms", "10"},
   };
   LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
   rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
