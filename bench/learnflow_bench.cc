@@ -824,15 +824,22 @@ Status Restore(const Flags& flags, const std::string& dir, Report& report) {
   EngineProcess engine;
   LF_RETURN_IF_ERROR(engine.Start({flags.binary, "run", "--config", b.config_path}, b.log_path));
   LF_ASSIGN_OR_RETURN(uint16_t port, AwaitHttpPort(engine, b.log_path, 120));
-  // From the first restored record to the end of restoring, polled every 2 ms.
+  // Records restored between the first scrape that shows any and the scrape that shows the
+  // restore over, over the time between them. Scraped every 10 ms: rendering /metrics takes CPU
+  // from the restore on a 2-core machine, and the count at the first scrape is subtracted, so
+  // the interval's length does not bias the rate.
   std::optional<Clock::time_point> first;
   double restored = 0;
+  double restored_at_first = 0;
   const auto start = Clock::now();
   while (true) {
     std::optional<Exposition> m = Metrics(port);
     if (m.has_value()) {
       restored = m->Sum("learnflow_restored_records_total");
-      if (!first.has_value() && restored > 0) first = Clock::now();
+      if (!first.has_value() && restored > 0) {
+        first = Clock::now();
+        restored_at_first = restored;
+      }
       if (first.has_value() && m->Sum("learnflow_restoring") == 0 &&
           m->Sum("learnflow_assigned_partitions") >= flags.partitions) {
         break;
@@ -841,14 +848,17 @@ Status Restore(const Flags& flags, const std::string& dir, Report& report) {
     if (engine.Exited())
       return InternalError("the engine exited:\n" + LastLines(ReadFile(b.log_path), 20));
     if (SecondsSince(start) > 300) return UnavailableError("the restore did not finish in 300 s");
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const double restore_s = SecondsSince(*first);
-  const double rate = restored / restore_s;
+  const double rate = (restored - restored_at_first) / restore_s;
   report.Add({"restore", "changelog restore", rate, "records/s", "", ">= 200,000", rate >= 200000});
-  report.Note("restore", fmt::format("{:.0f} changelog records of {} learners restored in {:.3f} s "
-                                     "(first restored record to restoring = 0, polled every 2 ms)",
-                                     restored, flags.restore_learners, restore_s));
+  report.Note("restore",
+              fmt::format("{:.0f} changelog records of {} learners; {:.0f} restored in {:.3f} s, "
+                          "from the first scrape showing restored records to restoring = 0 "
+                          "(scraped every 10 ms)",
+                          restored, flags.restore_learners, restored - restored_at_first,
+                          restore_s));
   engine.Signal(SIGTERM);
   engine.Wait(60);
   return Status::Ok();

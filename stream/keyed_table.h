@@ -234,13 +234,14 @@ class KeyedTable final : public TableBase {
     encoded_.clear();
   }
 
-  // Restore: keeps one changelog record (local key, value or nullptr) until its commit's
-  // position record is read.
+  // Restore: keeps one changelog record (local key, value or nullptr), decoded, until its
+  // commit's position record is read. A value that does not decode is reported then (a commit
+  // cut short is never applied, so neither is its error).
   void Stage(std::string_view local_key, const std::string_view* value) override {
     Staged& staged = staged_.emplace_back();
     staged.key.assign(local_key);
     staged.tombstone = value == nullptr;
-    if (value != nullptr) staged.value.assign(*value);
+    if (value != nullptr) staged.decoded = staged.value.Decode(*value);
   }
   // The commit's position record was read: its staged records take effect.
   Status ApplyStaged() override {
@@ -253,14 +254,15 @@ class KeyedTable final : public TableBase {
         }
         continue;
       }
-      Entry entry;
-      LF_RETURN_IF_ERROR(entry.value.Decode(record.value));
+      LF_RETURN_IF_ERROR(std::move(record.decoded));
+      auto it = entries_.try_emplace(std::move(record.key)).first;
+      Entry& entry = it->second;
+      if (entry.changed_slot != kNotListed) changed_[entry.changed_slot] = nullptr;
+      entry = Entry{};
+      entry.value = std::move(record.value);
       entry.logged = true;
       entry.dirty = true;  // the checkpoint after a restore rewrites the whole table
-      auto it = entries_.try_emplace(std::move(record.key)).first;
-      if (it->second.changed_slot != kNotListed) changed_[it->second.changed_slot] = nullptr;
-      it->second = std::move(entry);
-      it->second.key = &it->first;
+      entry.key = &it->first;
     }
     staged_.clear();
     return Status::Ok();
@@ -285,7 +287,8 @@ class KeyedTable final : public TableBase {
  private:
   struct Staged {
     std::string key;
-    std::string value;
+    V value;
+    Status decoded;  // of value
     bool tombstone = false;
   };
   static constexpr std::pair<size_t, size_t> kNotEncoded{0, SIZE_MAX};
