@@ -69,6 +69,9 @@ template <typename Task>
 Status Stage<Task>::OnAssigned(std::span<const int32_t> partitions, std::vector<StartPosition>& starts) {
   Bump(counters_.rebalances);
   starts.clear();
+  // Readiness says "restoring" from the moment the partitions are ours, while they load and
+  // restore; the engine's loop recomputes it at its next turn.
+  if (!partitions.empty()) counters_.restoring.store(true, std::memory_order_relaxed);
   LF_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Task>> loaded, LoadTasks(partitions));
   for (size_t i = 0; i < partitions.size(); ++i) {
     const int32_t partition = partitions[i];
@@ -88,9 +91,6 @@ Status Stage<Task>::OnAssigned(std::span<const int32_t> partitions, std::vector<
                                        : std::string());
     tasks_[partition] = std::move(task);
   }
-  // Readiness must say "restoring" from the moment the partitions are ours: the engine's loop
-  // only recomputes it at its next turn, after the metrics may have been read.
-  if (!restoring_.empty()) counters_.restoring.store(true, std::memory_order_relaxed);
   UpdateCounters();
   return Status::Ok();
 }
