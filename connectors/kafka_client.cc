@@ -25,7 +25,7 @@ using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, Partit
 
 // How long a changelog restore waits for a partition's offsets before it reads the partition
 // to its end instead.
-constexpr int kWatermarkQueryTimeoutMs = 2000;
+constexpr int kWatermarkQueryTimeoutMs = 500;
 
 Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
   char errstr[512];
