@@ -23,14 +23,19 @@ void PutSkillValues(std::string& out, const std::vector<std::pair<std::string, d
   }
 }
 
-bool GetSkillValues(ByteReader& in, std::vector<std::pair<std::string, double>>& values) {
+// Reads a skill -> p map into `values`, or only checks it when `values` is null.
+bool GetSkillValues(ByteReader& in, std::vector<std::pair<std::string, double>>* values) {
   uint64_t n = 0;
   if (!in.Count(n, 12)) return false;
-  values.resize(n);
-  for (auto& [skill, p] : values) {
-    std::string_view s;
-    if (!in.String(s) || !in.Double(p)) return false;
-    skill.assign(s);
+  if (values != nullptr) values->resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view skill;
+    double p = 0;
+    if (!in.String(skill) || !in.Double(p)) return false;
+    if (values != nullptr) {
+      (*values)[i].first.assign(skill);
+      (*values)[i].second = p;
+    }
   }
   return true;
 }
@@ -74,7 +79,7 @@ Status LearnerWindowState::Decode(std::string_view bytes) {
   course_id.assign(course);
   minutes.resize(n);
   for (uint32_t& m : minutes) in.U32(m);
-  if (!GetSkillValues(in, mastery) || !in.Count(n, 8)) return Corrupt("learner window");
+  if (!GetSkillValues(in, &mastery) || !in.Count(n, 8)) return Corrupt("learner window");
   seen_event_ids.resize(n);
   for (uint64_t& id : seen_event_ids) in.U64(id);
   if (!in.done()) return Corrupt("learner window");
@@ -131,30 +136,21 @@ void LearnerState::SetLatest(const LearnerWindowRecord& record) {
 
 namespace {
 
-// Reads an encoded latest record (SetLatest's layout); `record` may be null to only check it.
-bool ReadLatest(ByteReader& in, LearnerWindowRecord* record) {
-  LearnerWindowRecord scratch_figures;  // small: no allocation until strings are assigned
-  LearnerWindowRecord& r = record != nullptr ? *record : scratch_figures;
+// Reads an encoded latest record (SetLatest's layout) into `r`: every field, or only the
+// numbers when `with_text` is false (the strings and the mastery map are then only checked).
+bool ReadLatest(ByteReader& in, LearnerWindowRecord& r, bool with_text) {
   if (!in.I64(r.window_end)) return false;
   if (r.window_end == kNoTime) return true;
   std::string_view cohort, course;
   if (!in.String(cohort) || !in.String(course) || !in.U64(r.events) || !in.U64(r.attempts) ||
       !in.U64(r.known) || !in.U64(r.correct) || !in.U64(r.help_requests) ||
-      !in.U64(r.active_minutes) || !in.I64(r.sessions)) {
+      !in.U64(r.active_minutes) || !in.I64(r.sessions) ||
+      !GetSkillValues(in, with_text ? &r.mastery : nullptr)) {
     return false;
   }
-  uint64_t n = 0;
-  if (!in.Count(n, 12)) return false;
-  if (record != nullptr) {
+  if (with_text) {
     r.cohort_id.assign(cohort);
     r.course_id.assign(course);
-    r.mastery.resize(n);
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string_view skill;
-    double p = 0;
-    if (!in.String(skill) || !in.Double(p)) return false;
-    if (record != nullptr) r.mastery[i] = {std::string(skill), p};
   }
   return true;
 }
@@ -165,7 +161,9 @@ Status LearnerState::GetLatest(LearnerWindowRecord& record) const {
   record = LearnerWindowRecord{};
   if (latest.empty()) return Status::Ok();
   ByteReader in(latest);
-  if (!ReadLatest(in, &record) || !in.done()) return Corrupt("learner latest record");
+  if (!ReadLatest(in, record, /*with_text=*/true) || !in.done()) {
+    return Corrupt("learner latest record");
+  }
   return Status::Ok();
 }
 
@@ -178,7 +176,7 @@ Status LearnerState::Decode(std::string_view bytes) {
   if (!in.Byte(version) ||
       (version != kLearnerStateVersion && version != kLearnerStateVersionWithoutLatest) ||
       !in.I64(last_activity) ||
-      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, bkt) || !in.Count(n, 16)) {
+      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, &bkt) || !in.Count(n, 16)) {
     return Corrupt("learner");
   }
   last_cohort_id.assign(cohort);
@@ -203,12 +201,13 @@ Status LearnerState::Decode(std::string_view bytes) {
   }
   latest.clear();
   if (version == kLearnerStateVersion) {
-    // Checked without building the record; kept as the bytes it is.
+    // Checked without building its strings; kept as the bytes it is.
     const std::string_view record = in.rest();
-    int64_t window_end = kNoTime;
-    ByteReader first(record);
-    if (!first.I64(window_end) || !ReadLatest(in, nullptr)) return Corrupt("learner");
-    if (window_end != kNoTime) latest.assign(record.substr(0, record.size() - in.rest().size()));
+    LearnerWindowRecord figures;
+    if (!ReadLatest(in, figures, /*with_text=*/false)) return Corrupt("learner");
+    if (figures.window_end != kNoTime) {
+      latest.assign(record.substr(0, record.size() - in.rest().size()));
+    }
   }
   if (!in.done()) return Corrupt("learner");
   armed_deadline = kNoTime;
