@@ -204,12 +204,10 @@ class KeyedTable final : public TableBase {
       batch.Delete(family_, key_scratch_);
     }
     store_deletes_.clear();
-    // The encodings of this commit's changelog write, when it ran (the list is unchanged since).
-    bool encoded = encoded_at_.size() == changed_.size() && changed_sorted_;
-    if (!changed_sorted_) {
-      SortChanged();
-      encoded = false;
-    }
+    // The encodings of this commit's changelog write, when it ran (the list is unchanged since;
+    // entries listed after it, as by a rewrite, unsort the list and void them).
+    const bool encoded = changed_sorted_ && encoded_at_.size() == changed_.size();
+    SortChanged();
     for (size_t i = 0; i < changed_.size(); ++i) {
       Entry* entry = changed_[i];
       if (entry == nullptr) continue;
