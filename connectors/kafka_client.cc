@@ -660,6 +660,11 @@ StatusOr<std::unique_ptr<KafkaChangelogReader>> KafkaChangelogReader::Create(
       // A restore reads to the log's end, and the end is found by a fetch that comes back
       // empty: the broker must not hold that fetch for the default 500 ms.
       {"fetch.wait.max.ms", "10"},
+      // librdkafka 2.0 stops fetching a partition whose queue holds queued.min.messages and
+      // looks again only about a second later, however soon the queue drains. The engine
+      // restores slower than the broker serves, so at the default (100,000) every 100,000
+      // records cost that second. The queue stays bounded by queued.max.messages.kbytes.
+      {"queued.min.messages", "1000000"},
   };
   LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
   rd_kafka_conf_set_error_cb(conf.get(), ErrorCallback);
