@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -76,9 +77,96 @@ using StringMap = std::unordered_map<std::string, std::string, StringHash, std::
 // The member `key` of `obj` when present and not null.
 bool Member(dom::object obj, std::string_view key, dom::element& out);
 bool MemberObject(dom::object obj, std::string_view key, dom::object& out);
+
+// A fixed set of member names, found by a small open-addressing hash of a name's length and
+// its first and last bytes: a name outside the set usually costs one probe and no comparison.
+template <size_t N>
+class KeySet {
+  static_assert(N > 0 && N <= 64);
+
+ public:
+  // `keys` are distinct.
+  constexpr explicit KeySet(const std::array<std::string_view, N>& keys) : keys_(keys) {
+    for (size_t i = 0; i < N; ++i) {
+      size_t slot = Hash(keys[i]);
+      while (slots_[slot] != 0) slot = (slot + 1) % kSlots;
+      slots_[slot] = static_cast<uint8_t>(i + 1);
+    }
+  }
+  // The index of `key`, or N.
+  size_t Find(std::string_view key) const {
+    for (size_t slot = Hash(key); slots_[slot] != 0; slot = (slot + 1) % kSlots) {
+      const size_t i = slots_[slot] - 1u;
+      if (keys_[i] == key) return i;
+    }
+    return N;
+  }
+
+ private:
+  static constexpr size_t kSlots = 128;  // at least twice N: probe chains stay short
+  static constexpr size_t Hash(std::string_view key) {
+    if (key.empty()) return 0;
+    const auto first = static_cast<unsigned char>(key.front());
+    const auto last = static_cast<unsigned char>(key.back());
+    return (key.size() * 31 + first * 7 + last) % kSlots;
+  }
+  std::array<std::string_view, N> keys_;
+  std::array<uint8_t, kSlots> slots_{};  // index + 1 of the key in the slot; 0: empty
+};
+
+// Several members of one object, found in one pass over its fields. Each answer is the one
+// Member() gives: the first field of that name, absent when its value is null. One pass costs
+// less than two Member() lookups, so objects asked for several members (a statement, its actor,
+// its result) are read with this.
+//
+//   static constexpr KeySet<2> kKeys({"id", "actor"});
+//   const Members<2> m(statement, kKeys);
+//   dom::object actor;
+//   if (m.Object(1, actor)) ...
+template <size_t N>
+class Members {
+ public:
+  Members() = default;  // none found
+  Members(dom::object obj, const KeySet<N>& keys) {
+    constexpr uint64_t kAll = N == 64 ? ~uint64_t{0} : (uint64_t{1} << N) - 1;
+    uint64_t seen = 0;
+    for (const dom::key_value_pair field : obj) {
+      const size_t i = keys.Find(field.key);
+      if (i == N) continue;
+      const uint64_t bit = uint64_t{1} << i;
+      if ((seen & bit) != 0) continue;  // a later duplicate
+      seen |= bit;
+      if (!field.value.is_null()) {
+        values_[i] = field.value;
+        found_ |= bit;
+      }
+      if (seen == kAll) break;
+    }
+  }
+
+  bool Has(size_t i) const { return (found_ >> i) & 1; }
+  bool Get(size_t i, dom::element& out) const {
+    if (!Has(i)) return false;
+    out = values_[i];
+    return true;
+  }
+  bool Object(size_t i, dom::object& out) const {
+    return Has(i) && values_[i].get_object().get(out) == simdjson::SUCCESS;
+  }
+
+ private:
+  std::array<dom::element, N> values_{};
+  uint64_t found_ = 0;
+};
+
 // A string as is; an integer or a double as text (in the arena); anything else: empty.
 std::string_view Text(dom::element value, Arena& arena);
 std::string_view MemberText(dom::object obj, std::string_view key, Arena& arena);
+template <size_t N>
+std::string_view MemberText(const Members<N>& members, size_t i, Arena& arena) {
+  dom::element value;
+  return members.Get(i, value) ? Text(value, arena) : std::string_view();
+}
 // A finite number, or a string holding one ("0.85", "1700000000").
 bool ToDouble(dom::element value, double& out);
 // An integer, an integral double, or a string holding an integer.
@@ -96,6 +184,19 @@ void AppendJsonString(std::string_view s, std::string& out);
 
 // 64-bit FNV-1a.
 uint64_t Fnv1a64(std::string_view bytes);
+
+// The top-level members that the format detection and the xAPI mapping read, found in one pass.
+namespace top {
+enum : size_t {
+  kSensor, kData, kEventname, kTimecreated, kEdulevel, kAction, kType, kEventTime, kAtContext,
+  kVerb, kObject, kId, kActor, kTimestamp, kStored, kContext, kResult, kCount
+};
+inline constexpr KeySet<kCount> kKeys({"sensor", "data", "eventname", "timecreated", "edulevel",
+                                       "action", "type", "eventTime", "@context", "verb",
+                                       "object", "id", "actor", "timestamp", "stored",
+                                       "context", "result"});
+}  // namespace top
+using TopMembers = Members<top::kCount>;
 
 // Result of decoding one record (a statement, a Caliper event, a Moodle row).
 struct RecordResult {
@@ -131,8 +232,9 @@ class EventDecoder::Impl {
   using dom_element = simdjson::dom::element;
 
   // xapi.cc
-  RecordResult DecodeXapi(dom_object statement, std::string_view raw, CanonicalEvent& event);
-  std::string_view XapiLearner(dom_object statement);
+  RecordResult DecodeXapi(const decoder_internal::TopMembers& statement, std::string_view raw,
+                          CanonicalEvent& event);
+  std::string_view XapiLearner(dom_object actor);
   const decoder_internal::VerbInfo* FindVerb(std::string_view iri) const;
   // caliper.cc
   RecordResult DecodeCaliperEvent(dom_object object, CanonicalEvent& event);

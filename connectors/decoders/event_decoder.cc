@@ -9,7 +9,6 @@
 
 namespace learnflow {
 
-using decoder_internal::Member;
 using decoder_internal::RecordResult;
 using decoder_internal::VerbInfo;
 namespace dom = simdjson::dom;
@@ -115,30 +114,33 @@ void EventDecoder::Impl::Decode(std::string_view payload, DecodedMessage& out) {
   dom::object obj;
   if (root.get_object().get(obj) != simdjson::SUCCESS) return reject(RejectReason::kInvalidJson);
 
-  dom::element unused;
-  const auto has = [&obj, &unused](std::string_view key) { return Member(obj, key, unused); };
+  const decoder_internal::TopMembers members(obj, decoder_internal::top::kKeys);
+  const auto has = [&members](size_t key) { return members.Has(key); };
+  namespace top = decoder_internal::top;
   CanonicalEvent event;
 
   // Detection order matters: Moodle rows have an `action` column, Caliper envelopes carry
   // events that look like Caliper events.
+  dom::element data_value;
   dom::array data;
-  if (has("sensor") && obj.at_key("data").get_array().get(data) == simdjson::SUCCESS) {
+  if (has(top::kSensor) && members.Get(top::kData, data_value) &&
+      data_value.get_array().get(data) == simdjson::SUCCESS) {
     out.format = InputFormat::kCaliper;
     return DecodeCaliperEnvelope(data, out);
   }
-  if (has("eventname") && (has("timecreated") || has("edulevel"))) {
+  if (has(top::kEventname) && (has(top::kTimecreated) || has(top::kEdulevel))) {
     out.format = InputFormat::kMoodle;
     const RecordResult result = DecodeMoodle(obj, event, out);
     return Emit(result, event, 0, out);
   }
   // `actor` is not required for detection so that a statement without one is reported as
   // no_learner rather than unknown_format.
-  if (has("verb") && has("object")) {
+  if (has(top::kVerb) && has(top::kObject)) {
     out.format = InputFormat::kXapi;
-    const RecordResult result = DecodeXapi(obj, payload, event);
+    const RecordResult result = DecodeXapi(members, payload, event);
     return Emit(result, event, 0, out);
   }
-  if (has("action") && has("type") && (has("eventTime") || has("@context"))) {
+  if (has(top::kAction) && has(top::kType) && (has(top::kEventTime) || has(top::kAtContext))) {
     out.format = InputFormat::kCaliper;
     const RecordResult result = DecodeCaliperEvent(obj, event);
     return Emit(result, event, 0, out);

@@ -9,8 +9,9 @@ namespace learnflow {
 namespace {
 
 using decoder_internal::Arena;
-using decoder_internal::Member;
 using decoder_internal::MemberObject;
+using decoder_internal::KeySet;
+using decoder_internal::Members;
 using decoder_internal::MemberText;
 using decoder_internal::RecordResult;
 using decoder_internal::Text;
@@ -22,11 +23,9 @@ constexpr std::string_view kCohortExtension = "https://learnflow.dev/xapi/cohort
 constexpr std::string_view kSkillExtension = "https://learnflow.dev/xapi/skill";
 constexpr std::string_view kProfileTypeSuffix = "/activities/profile";
 
-// `id` of the first activity (with an id) of contextActivities[key], a single object or an array.
-std::string_view FirstActivityId(dom::object context_activities, std::string_view key,
-                                 Arena& arena, bool skip_profiles) {
-  dom::element value;
-  if (!Member(context_activities, key, value)) return {};
+// `id` of the first activity (with an id) of a contextActivities member, a single object or an
+// array.
+std::string_view FirstActivityId(dom::element value, Arena& arena, bool skip_profiles) {
   const auto usable = [&](dom::object activity) -> std::string_view {
     if (skip_profiles) {
       dom::object definition;
@@ -54,9 +53,10 @@ std::string_view FirstActivityId(dom::object context_activities, std::string_vie
 }
 
 // An ISO 8601 time member. Returns false when absent; sets `valid` to whether it parsed.
-bool TimeMember(dom::object obj, std::string_view key, TimestampMs& out, bool& valid) {
+bool TimeMember(const decoder_internal::TopMembers& statement, size_t key, TimestampMs& out,
+                bool& valid) {
   dom::element value;
-  if (!Member(obj, key, value)) return false;
+  if (!statement.Get(key, value)) return false;
   std::string_view text;
   valid = false;
   if (value.get_string().get(text) == simdjson::SUCCESS) {
@@ -72,15 +72,18 @@ double Clamp01(double v) { return std::clamp(v, 0.0, 1.0); }
 
 // result.score: scaled clamped to [0,1], else (raw-min)/(max-min) with min 0 when max > min.
 double XapiScore(dom::object score) {
+  enum : size_t { kScaled, kRaw, kMax, kMin, kCount };
+  static constexpr KeySet<kCount> kKeys({"scaled", "raw", "max", "min"});
+  const Members<kCount> members(score, kKeys);
   dom::element value;
   double scaled = 0;
-  if (Member(score, "scaled", value) && ToDouble(value, scaled)) return Clamp01(scaled);
+  if (members.Get(kScaled, value) && ToDouble(value, scaled)) return Clamp01(scaled);
   double raw = 0;
   double max = 0;
   double min = 0;
-  if (!Member(score, "raw", value) || !ToDouble(value, raw)) return CanonicalEvent::kNoScore;
-  if (!Member(score, "max", value) || !ToDouble(value, max)) return CanonicalEvent::kNoScore;
-  if (Member(score, "min", value) && !ToDouble(value, min)) return CanonicalEvent::kNoScore;
+  if (!members.Get(kRaw, value) || !ToDouble(value, raw)) return CanonicalEvent::kNoScore;
+  if (!members.Get(kMax, value) || !ToDouble(value, max)) return CanonicalEvent::kNoScore;
+  if (members.Get(kMin, value) && !ToDouble(value, min)) return CanonicalEvent::kNoScore;
   if (!(max > min)) return CanonicalEvent::kNoScore;
   double offset = raw - min;
   double span = max - min;
@@ -95,48 +98,54 @@ double XapiScore(dom::object score) {
 
 }  // namespace
 
-std::string_view EventDecoder::Impl::XapiLearner(dom::object statement) {
-  dom::object actor;
-  if (!MemberObject(statement, "actor", actor)) return {};
+std::string_view EventDecoder::Impl::XapiLearner(dom::object actor_object) {
+  enum : size_t { kObjectType, kAccount, kMbox, kMboxSha1sum, kOpenid, kCount };
+  static constexpr KeySet<kCount> kKeys(
+      {"objectType", "account", "mbox", "mbox_sha1sum", "openid"});
+  const Members<kCount> actor(actor_object, kKeys);
   // A Group is not a learner, even an identified one.
-  if (MemberText(actor, "objectType", arena_) == "Group") return {};
+  if (MemberText(actor, kObjectType, arena_) == "Group") return {};
   dom::object account;
-  if (MemberObject(actor, "account", account)) {
+  if (actor.Object(kAccount, account)) {
     const std::string_view home_page = MemberText(account, "homePage", arena_);
     const std::string_view name = MemberText(account, "name", arena_);
     if (!home_page.empty() && !name.empty()) return arena_.Concat(home_page, "|", name);
   }
-  if (const std::string_view mbox = MemberText(actor, "mbox", arena_); !mbox.empty()) {
+  if (const std::string_view mbox = MemberText(actor, kMbox, arena_); !mbox.empty()) {
     return arena_.LowerAscii(mbox);
   }
-  if (const std::string_view sha = MemberText(actor, "mbox_sha1sum", arena_); !sha.empty()) {
+  if (const std::string_view sha = MemberText(actor, kMboxSha1sum, arena_); !sha.empty()) {
     return sha;
   }
-  return MemberText(actor, "openid", arena_);
+  return MemberText(actor, kOpenid, arena_);
 }
 
-decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(dom::object statement,
-                                                              std::string_view raw,
-                                                              CanonicalEvent& event) {
+decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(
+    const decoder_internal::TopMembers& statement, std::string_view raw, CanonicalEvent& event) {
+  namespace top = decoder_internal::top;
   dom::object verb;
   std::string_view verb_id;
-  if (MemberObject(statement, "verb", verb)) verb_id = MemberText(verb, "id", arena_);
+  if (statement.Object(top::kVerb, verb)) verb_id = MemberText(verb, "id", arena_);
   if (verb_id.empty()) return RecordResult::Fail(RejectReason::kMissingField);
   const decoder_internal::VerbInfo* verb_info = FindVerb(verb_id);
   event.kind = verb_info != nullptr ? verb_info->kind : EventKind::kOther;
 
-  dom::object object;
-  const bool has_object = MemberObject(statement, "object", object);
+  enum : size_t { kObjectType, kId, kDefinition, kObjectKeyCount };
+  static constexpr KeySet<kObjectKeyCount> kObjectKeys({"objectType", "id", "definition"});
+  dom::object object_value;
+  const bool has_object = statement.Object(top::kObject, object_value);
+  Members<kObjectKeyCount> object;
+  if (has_object) object = Members<kObjectKeyCount>(object_value, kObjectKeys);
   if (event.kind == EventKind::kRetraction) {
     std::string_view target;
-    if (has_object && MemberText(object, "objectType", arena_) == "StatementRef") {
-      target = MemberText(object, "id", arena_);
+    if (has_object && MemberText(object, kObjectType, arena_) == "StatementRef") {
+      target = MemberText(object, kId, arena_);
     }
     if (target.empty()) return RecordResult::Fail(RejectReason::kBadVoid);
     event.retracts_event_id = target;
   }
 
-  event.event_id = MemberText(statement, "id", arena_);
+  event.event_id = MemberText(statement, top::kId, arena_);
   if (event.event_id.empty()) {
     // Stable id for statements without one: FNV-1a 64 of the raw message bytes, as hex.
     static constexpr char kHex[] = "0123456789abcdef";
@@ -150,7 +159,8 @@ decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(dom::object statem
 
   // A voiding statement is usually made by an administrator or the LRS: it names no learner of
   // its own (the engine finds the learner from the voided event id), so none is required.
-  event.learner_id = XapiLearner(statement);
+  dom::object actor;
+  if (statement.Object(top::kActor, actor)) event.learner_id = XapiLearner(actor);
   if (event.learner_id.empty() && event.kind != EventKind::kRetraction) {
     return RecordResult::Fail(RejectReason::kNoLearner);
   }
@@ -161,8 +171,8 @@ decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(dom::object statem
   TimestampMs stored = 0;
   bool timestamp_ok = false;
   bool stored_ok = false;
-  const bool has_timestamp = TimeMember(statement, "timestamp", timestamp, timestamp_ok);
-  const bool has_stored = TimeMember(statement, "stored", stored, stored_ok);
+  const bool has_timestamp = TimeMember(statement, top::kTimestamp, timestamp, timestamp_ok);
+  const bool has_stored = TimeMember(statement, top::kStored, stored, stored_ok);
   if (has_timestamp) {
     if (!timestamp_ok) return RecordResult::Fail(RejectReason::kBadTime);
     event.event_time_ms = timestamp;
@@ -173,45 +183,56 @@ decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(dom::object statem
     return RecordResult::Fail(RejectReason::kBadTime);
   }
 
-  dom::object context;
-  dom::object context_activities;
-  const bool has_context = MemberObject(statement, "context", context);
-  const bool has_activities =
-      has_context && MemberObject(context, "contextActivities", context_activities);
-  if (has_activities) {
-    event.course_id = FirstActivityId(context_activities, "grouping", arena_, false);
-    if (event.course_id.empty()) {
-      event.course_id = FirstActivityId(context_activities, "parent", arena_, false);
-    }
+  enum : size_t { kContextActivities, kExtensions, kContextKeyCount };
+  static constexpr KeySet<kContextKeyCount> kContextKeys({"contextActivities", "extensions"});
+  enum : size_t { kGrouping, kParent, kCategory, kActivityKeyCount };
+  static constexpr KeySet<kActivityKeyCount> kActivityKeys({"grouping", "parent", "category"});
+  dom::object context_object;
+  Members<kContextKeyCount> context;
+  if (statement.Object(top::kContext, context_object)) {
+    context = Members<kContextKeyCount>(context_object, kContextKeys);
+  }
+  dom::object activities_object;
+  Members<kActivityKeyCount> activities;
+  if (context.Object(kContextActivities, activities_object)) {
+    activities = Members<kActivityKeyCount>(activities_object, kActivityKeys);
+  }
+  dom::element activity;
+  if (activities.Get(kGrouping, activity)) event.course_id = FirstActivityId(activity, arena_, false);
+  if (event.course_id.empty() && activities.Get(kParent, activity)) {
+    event.course_id = FirstActivityId(activity, arena_, false);
   }
   dom::object extensions;
-  if (has_context && MemberObject(context, "extensions", extensions)) {
+  if (context.Object(kExtensions, extensions)) {
     event.cohort_id = MemberText(extensions, kCohortExtension, arena_);
   }
 
   if (event.kind != EventKind::kRetraction && has_object) {
-    event.item_id = MemberText(object, "id", arena_);
+    event.item_id = MemberText(object, kId, arena_);
     dom::object definition;
     dom::object object_extensions;
-    if (MemberObject(object, "definition", definition) &&
+    if (object.Object(kDefinition, definition) &&
         MemberObject(definition, "extensions", object_extensions)) {
       event.skill_id = MemberText(object_extensions, kSkillExtension, arena_);
     }
-    if (event.skill_id.empty() && has_activities) {
-      event.skill_id = FirstActivityId(context_activities, "category", arena_, true);
+    if (event.skill_id.empty() && activities.Get(kCategory, activity)) {
+      event.skill_id = FirstActivityId(activity, arena_, true);
     }
   }
   if (event.kind == EventKind::kAttempt && event.item_id.empty()) {
     return RecordResult::Fail(RejectReason::kMissingField);
   }
 
-  dom::object result;
-  if (MemberObject(statement, "result", result)) {
+  enum : size_t { kScore, kSuccess, kResultKeyCount };
+  static constexpr KeySet<kResultKeyCount> kResultKeys({"score", "success"});
+  dom::object result_object;
+  if (statement.Object(top::kResult, result_object)) {
+    const Members<kResultKeyCount> result(result_object, kResultKeys);
     dom::object score;
-    if (MemberObject(result, "score", score)) event.score = XapiScore(score);
+    if (result.Object(kScore, score)) event.score = XapiScore(score);
     dom::element success;
     bool value = false;
-    if (Member(result, "success", success) && ToBool(success, value)) {
+    if (result.Get(kSuccess, success) && ToBool(success, value)) {
       event.success = value ? Success::kTrue : Success::kFalse;
     }
   }
