@@ -149,11 +149,7 @@ class MemorySink final : public Sink {
   Status SendTo(std::string_view topic, int32_t partition, std::string_view key,
                 const std::string_view* value) override {
     if (topic == kRepartition) repartition_.Append(partition, key, value != nullptr ? *value : "");
-    auto it = offsets_.find(topic);
-    if (it == offsets_.end()) {
-      it = offsets_.emplace(std::string(topic), std::vector<int64_t>(partitions_, -1)).first;
-    }
-    ++it->second[static_cast<size_t>(partition)];
+    ++Offsets(topic)[static_cast<size_t>(partition)];
     return Status::Ok();
   }
   int64_t LastDeliveredOffset(std::string_view topic, int32_t partition) const override {
@@ -172,9 +168,24 @@ class MemorySink final : public Sink {
   }
 
  private:
+  // The engine sends runs of records to one topic: the last topic found is compared first, so
+  // that the sink's own cost stays out of the engine's figure.
+  std::vector<int64_t>& Offsets(std::string_view topic) {
+    if (last_offsets_ != nullptr && topic == last_topic_) return *last_offsets_;
+    auto it = offsets_.find(topic);
+    if (it == offsets_.end()) {
+      it = offsets_.emplace(std::string(topic), std::vector<int64_t>(partitions_, -1)).first;
+    }
+    last_topic_ = it->first;  // the map's key: nodes never move
+    last_offsets_ = &it->second;
+    return it->second;
+  }
+
   int partitions_;
   MemorySource& repartition_;
   std::map<std::string, std::vector<int64_t>, std::less<>> offsets_;
+  std::string_view last_topic_;
+  std::vector<int64_t>* last_offsets_ = nullptr;
 };
 
 // A changelog with nothing to restore: every started partition is caught up at once.
