@@ -14,6 +14,7 @@
 #include "core/time.h"
 #include "state/window_key.h"
 #include "tests/testing/http_test_client.h"
+#include "tests/testing/sample_state.h"
 #include "tests/testing/test_util.h"
 
 namespace learnflow {
@@ -75,19 +76,7 @@ LearnerState Ada() {
   s.last_activity = kTen + 59 * kMsPerMinute;
   s.last_cohort_id = "c1";
   s.bkt = {{"algebra", 0.5}, {"fractions", 0.75}};
-  LearnerWindowRecord latest;
-  latest.window_end = kTen + kMsPerHour;
-  latest.cohort_id = "c1";
-  latest.course_id = "course-1";
-  latest.events = 7;
-  latest.attempts = 5;
-  latest.known = 4;
-  latest.correct = 1;
-  latest.help_requests = 2;
-  latest.active_minutes = 6;
-  latest.sessions = 1;
-  latest.mastery = {{"fractions", 0.25}};
-  s.SetLatest(latest);
+  s.SetLatest(testing::SampleLatestRecord(kTen + kMsPerHour, "course-1"));
   return s;
 }
 

@@ -7,6 +7,7 @@
 #include "core/codec.h"
 #include "operators/cohort_signals.h"
 #include "operators/learner_signals.h"
+#include "tests/testing/sample_state.h"
 #include "tests/testing/test_util.h"
 
 namespace learnflow {
@@ -20,19 +21,7 @@ LearnerState SampleLearner() {
   s.bkt = {{"algebra", 0.5}, {"fractions", 0.75}};
   s.sessions = {{10, 20}, {5000000, 5000100}};
   s.pending.push_back({42, 3600000, "c1", "algebra", true});
-  LearnerWindowRecord latest;
-  latest.window_end = 3600000;
-  latest.cohort_id = "c1";
-  latest.course_id = "course";
-  latest.events = 7;
-  latest.attempts = 5;
-  latest.known = 4;
-  latest.correct = 1;
-  latest.help_requests = 2;
-  latest.active_minutes = 6;
-  latest.sessions = 1;
-  latest.mastery = {{"fractions", 0.25}};
-  s.SetLatest(latest);
+  s.SetLatest(testing::SampleLatestRecord(3600000, "course"));
   return s;
 }
 
