@@ -153,6 +153,12 @@ class Members {
   bool Object(size_t i, dom::object& out) const {
     return Has(i) && values_[i].get_object().get(out) == simdjson::SUCCESS;
   }
+  // The members `keys` of member i when it is an object; none otherwise.
+  template <size_t M>
+  Members<M> Nested(size_t i, const KeySet<M>& keys) const {
+    dom::object obj;
+    return Object(i, obj) ? Members<M>(obj, keys) : Members<M>();
+  }
 
  private:
   std::array<dom::element, N> values_{};

@@ -134,8 +134,8 @@ decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(
   static constexpr KeySet<kObjectKeyCount> kObjectKeys({"objectType", "id", "definition"});
   dom::object object_value;
   const bool has_object = statement.Object(top::kObject, object_value);
-  Members<kObjectKeyCount> object;
-  if (has_object) object = Members<kObjectKeyCount>(object_value, kObjectKeys);
+  const Members<kObjectKeyCount> object =
+      has_object ? Members<kObjectKeyCount>(object_value, kObjectKeys) : Members<kObjectKeyCount>();
   if (event.kind == EventKind::kRetraction) {
     std::string_view target;
     if (has_object && MemberText(object, kObjectType, arena_) == "StatementRef") {
@@ -187,18 +187,12 @@ decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(
   static constexpr KeySet<kContextKeyCount> kContextKeys({"contextActivities", "extensions"});
   enum : size_t { kGrouping, kParent, kCategory, kActivityKeyCount };
   static constexpr KeySet<kActivityKeyCount> kActivityKeys({"grouping", "parent", "category"});
-  dom::object context_object;
-  Members<kContextKeyCount> context;
-  if (statement.Object(top::kContext, context_object)) {
-    context = Members<kContextKeyCount>(context_object, kContextKeys);
-  }
-  dom::object activities_object;
-  Members<kActivityKeyCount> activities;
-  if (context.Object(kContextActivities, activities_object)) {
-    activities = Members<kActivityKeyCount>(activities_object, kActivityKeys);
-  }
+  const Members<kContextKeyCount> context = statement.Nested(top::kContext, kContextKeys);
+  const Members<kActivityKeyCount> activities = context.Nested(kContextActivities, kActivityKeys);
   dom::element activity;
-  if (activities.Get(kGrouping, activity)) event.course_id = FirstActivityId(activity, arena_, false);
+  if (activities.Get(kGrouping, activity)) {
+    event.course_id = FirstActivityId(activity, arena_, false);
+  }
   if (event.course_id.empty() && activities.Get(kParent, activity)) {
     event.course_id = FirstActivityId(activity, arena_, false);
   }
