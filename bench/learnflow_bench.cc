@@ -479,9 +479,8 @@ class InputProducer {
 };
 
 // Records the broker no longer holds at the start of `topic` (the sum of its partitions' low
-// watermarks): the mock cluster drops the oldest beyond ~5 MiB per partition.
-// The records the broker dropped from the start of `topic` (the sum of its partitions' low
-// watermarks); `total`, when given, receives the sum of the high watermarks.
+// watermarks): the mock cluster drops the oldest beyond ~5 MiB per partition. `total`, when
+// given, receives the sum of the high watermarks.
 StatusOr<int64_t> DroppedRecords(const std::string& bootstrap, const std::string& topic,
                                  int partitions, int64_t* total = nullptr) {
   char err[512];
