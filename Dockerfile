@@ -10,7 +10,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config \
       librdkafka-dev librocksdb-dev libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev \
-      libsimdjson-dev libyaml-cpp-dev libcli11-dev \
+      libsimdjson-dev libyaml-cpp-dev libcli11-dev libgoogle-perftools-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ FROM debian:12-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       librdkafka1 librocksdb7.8 libspdlog1.10 libfmt9 libprometheus-cpp-core1.0 libsimdjson14 \
-      libyaml-cpp0.7 ca-certificates \
+      libyaml-cpp0.7 libtcmalloc-minimal4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --home-dir /var/lib/learnflow --create-home \
       --shell /usr/sbin/nologin learnflow \

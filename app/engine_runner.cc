@@ -12,6 +12,7 @@
 #include "connectors/http_server.h"
 #include "connectors/kafka_client.h"
 #include "connectors/metrics.h"
+#include "core/allocator.h"
 #include "core/codec.h"
 #include "core/hmac_sha256.h"
 #include "state/state_store.h"
@@ -257,11 +258,11 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   impl->http = std::move(*server);
 
   spdlog::info("engine ready ({}): {} -> {}, {}, {} (dead letters: {}), group {}, state in {}, "
-               "internal topics {}, {}, {}",
+               "internal topics {}, {}, {}; allocator {}",
                GuaranteeName(config.processing.guarantee), options.input_topic,
                options.learner_signals_topic, options.cohort_signals_topic, options.alerts_topic,
                options.dead_letter_topic, client.group_id, config.state.dir, changelog_topic,
-               repartition_topic, cohort_changelog_topic);
+               repartition_topic, cohort_changelog_topic, AllocatorName());
   spdlog::info("http: /metrics, /healthz, /readyz, /v1/learners/{{id}}, /v1/cohorts/{{id}}, "
                "/v1/cohorts?struggling=true on {}{}",
                impl->http->address(),

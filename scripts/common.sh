@@ -9,7 +9,7 @@ BUILD_TYPE="${BUILD_TYPE:-Release}"
 LEARNFLOW_BUILD_PACKAGES=(
   build-essential cmake pkg-config ccache
   librdkafka-dev librocksdb-dev libboost-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
-  libsimdjson-dev libyaml-cpp-dev libcli11-dev
+  libsimdjson-dev libyaml-cpp-dev libcli11-dev libgoogle-perftools-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 # What the test suite uses besides: independent Kafka clients for the broker check, and promtool

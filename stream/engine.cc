@@ -3,13 +3,10 @@
 #include <fmt/core.h>
 #include <spdlog/spdlog.h>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 #include <algorithm>
 #include <chrono>
 
+#include "core/allocator.h"
 #include "stream/crash_points.h"
 
 namespace learnflow {
@@ -376,13 +373,11 @@ Status Engine::CommitCycle() {
 }
 
 void Engine::MaybeTrimMemory() {
-#if defined(__GLIBC__)
   if (options_.memory_trim_interval_ms <= 0) return;
   const TimestampMs now = clock_.NowMs();
   if (now - last_memory_trim_ms_ < options_.memory_trim_interval_ms) return;
   last_memory_trim_ms_ = now;
-  malloc_trim(0);
-#endif
+  ReleaseFreeMemory();
 }
 
 Status Engine::Run(const std::atomic<bool>& stop) {

@@ -82,7 +82,7 @@ struct EngineOptions {
   int flush_timeout_ms = 2000;
   size_t max_in_flight = 100000;  // pause consumption above this many unacknowledged records
   // After a commit, at most this often: return the allocator's free pages to the system
-  // (glibc malloc_trim). Each commit briefly holds the queued changelog records, the state
+  // (core/allocator.h). Each commit briefly holds the queued changelog records, the state
   // WriteBatch and the memtables at once; without trimming RSS follows the highest such peak
   // rather than the live heap (docs/reliability.md, Load). 0 disables.
   TimestampMs memory_trim_interval_ms = 5000;

@@ -141,6 +141,9 @@ TEST_F(RecoveryTest, ExactlyOnceCrashesAfterTheTransactionCommitRepeatNothing) {
   const std::string engine_log = testing::ReadFileOrEmpty(log);
   EXPECT_GT(MaxRestoredWindows(engine_log), 0) << "no restart restored windows from the changelog";
   EXPECT_NE(engine_log.find("engine ready (exactly_once)"), std::string::npos);
+  // The binary runs on the allocator the build chose (CMake LEARNFLOW_ALLOCATOR).
+  EXPECT_NE(engine_log.find("; allocator " LEARNFLOW_EXPECTED_ALLOCATOR), std::string::npos)
+      << engine_log;
 }
 
 }  // namespace
