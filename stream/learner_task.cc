@@ -216,12 +216,16 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
   if (wm == kNoWatermark) return size_t{0};
   const TumblingWindows& windows = op_.windows();
   const TimestampMs bound = windows.FinalEndBound(wm);
+  // Window ends are multiples of the size: the final ones end at or before `aligned`.
+  const TimestampMs aligned = FloorDiv(bound, windows.size_ms()) * windows.size_ms();
   size_t emitted = 0;
+  // After an error of `out` the search is repeated: the windows not sent are still in the table.
+  const bool search = final_searched_ == kNoWatermark || aligned > final_searched_;
+  if (search) CollectFinalWindows(aligned);
   WindowKeyParts parts;
-  auto& entries = windows_.entries();
-  for (auto it = entries.begin(); it != entries.end();) {
+  for (size_t i = 0; i < final_scratch_.size(); ++i) {
+    const auto it = final_scratch_[i];
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
-    if (parts.window_end > bound) break;
     const TimeWindow window{parts.window_end - windows.size_ms(), parts.window_end};
     LearnerTable::Entry* learner = learners_.Find(parts.key1);
     LF_CHECK(learner != nullptr, "a learner window without learner state");
@@ -251,11 +255,12 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
       AppendSummaryRecord(s, summary_scratch_);
       LF_RETURN_IF_ERROR(out.Repartition(parts.key2, summary_scratch_));
     }
-    it = windows_.Erase(it, /*delete_in_store=*/false);  // dropped by range in the checkpoint
+    windows_.Erase(it, /*delete_in_store=*/false);  // dropped by range in the checkpoint
     ++emitted;
   }
+  final_scratch_.clear();
+  if (search) final_searched_ = aligned;
   // Range tombstones only at window boundaries (not every millisecond the watermark moves).
-  const TimestampMs aligned = FloorDiv(bound, windows.size_ms()) * windows.size_ms();
   if (dropped_end_bound_ == kNoWatermark || aligned > dropped_end_bound_) dropped_end_bound_ = aligned;
   if (emitted_bound_ == kNoWatermark || aligned > emitted_bound_) emitted_bound_ = aligned;
   if (options_.input_partitions > 0 && !idle_sent_ &&
@@ -267,6 +272,7 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
 }
 
 void LearnerTask::AfterLoad() {
+  final_searched_ = kNoWatermark;  // the table holds other windows now
   timers_.clear();
   for (auto& [learner_id, entry] : learners_.entries()) {
     LearnerState& learner = entry.value;
@@ -285,13 +291,23 @@ void LearnerTask::AfterRestore() {
   const TimestampMs wm = watermark();
   if (wm == kNoWatermark) return;
   const TimestampMs bound = op_.windows().FinalEndBound(wm);
+  CollectFinalWindows(bound);
+  for (const auto it : final_scratch_) windows_.Erase(it, /*delete_in_store=*/false);
+  if (!final_scratch_.empty()) RequestRewrite();
+  final_scratch_.clear();
+}
+
+void LearnerTask::CollectFinalWindows(TimestampMs bound) {
+  final_scratch_.clear();
   WindowKeyParts parts;
   auto& entries = windows_.entries();
-  for (auto it = entries.begin(); it != entries.end();) {
-    if (!ParseLocalWindowKey(it->first, parts) || parts.window_end > bound) break;
-    it = windows_.Erase(it, /*delete_in_store=*/false);
-    RequestRewrite();
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
+    if (parts.window_end <= bound) final_scratch_.push_back(it);
   }
+  // Key order: window end, learner, cohort (the order of the records, replays included).
+  std::sort(final_scratch_.begin(), final_scratch_.end(),
+            [](const auto& a, const auto& b) { return a->first < b->first; });
 }
 
 void LearnerTask::BeforeCheckpoint(StateBatch& batch, bool rewrite) {

@@ -67,8 +67,9 @@ class LearnerTask final : public TaskBase {
   size_t open_windows() const { return windows_.size(); }
 
  private:
-  using WindowTable = KeyedTable<LearnerWindowState>;
-  // Looked up once per event and never walked in key order: a hash table.
+  // Both looked up once per event: hash tables. Final windows are emitted in key order by
+  // sorting them when the watermark passes a window boundary (EmitFinal).
+  using WindowTable = KeyedTable<LearnerWindowState, /*kOrdered=*/false>;
   using LearnerTable = KeyedTable<LearnerState, /*kOrdered=*/false>;
 
   void EncodePosition(std::string& out) const override;
@@ -84,6 +85,8 @@ class LearnerTask final : public TaskBase {
   // REQUIRES: `learner_id` is the learner table's own key of `learner`.
   void Arm(const std::string& learner_id, LearnerState& learner);
   Status SendMarker(TaskOutput& out, TimestampMs bound, bool idle);
+  // Fills final_scratch_ with the windows ending at or before `bound`, in key order.
+  void CollectFinalWindows(TimestampMs bound);
   void FireTimers();
 
   const LearnerSignalsOperator& op_;
@@ -99,6 +102,11 @@ class LearnerTask final : public TaskBase {
   // ending well before it are forgotten), and the last marker bound sent downstream.
   TimestampMs emitted_bound_ = kNoWatermark;
   TimestampMs marker_sent_ = kNoWatermark;
+  // Every window ending at or before this window-aligned bound has been emitted. Process() never
+  // opens such a window (it would be late), so the table is searched for final windows only when
+  // the bound moves to a later window end; kNoWatermark (after a load or restore): search next.
+  TimestampMs final_searched_ = kNoWatermark;
+  std::vector<WindowTable::Map::iterator> final_scratch_;  // final windows, sorted by key
   // Wall clock of the last record (or of the first EmitFinal), and whether the last marker sent
   // said idle.
   TimestampMs last_active_ms_ = kNoWatermark;

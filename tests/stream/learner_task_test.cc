@@ -154,6 +154,69 @@ TEST_F(LearnerTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
   EXPECT_NE(out[0].value.find(R"("events":2,)"), std::string::npos) << out[0].value;
 }
 
+TEST_F(LearnerTaskTest, FinalWindowsComeInWindowEndLearnerCohortOrder) {
+  LearnerTask task(0, op_, options_);
+  // Opened in an order unlike the key order: the second hour first, learners and cohorts mixed.
+  struct Open {
+    const char* learner;
+    const char* cohort;
+    TimestampMs t;
+  };
+  const std::vector<Open> opens = {{"m", "c2", kHour + kMinute}, {"b", "c1", kHour + 2 * kMinute},
+                                   {"m", "c1", 10 * kMinute},    {"b", "c2", 11 * kMinute},
+                                   {"a", "c9", 12 * kMinute},    {"b", "c1", 13 * kMinute}};
+  int n = 0;
+  for (const Open& open : opens) {
+    CanonicalEvent e = Event("e" + std::to_string(n++), open.learner, open.t);
+    e.cohort_id = open.cohort;
+    ASSERT_EQ(task.Process(e), LearnerTask::Outcome::kCounted) << open.learner << open.cohort;
+  }
+  EXPECT_TRUE(Drain(task).empty()) << "no window is final yet";
+  task.Process(Event("closer", "z", 3 * kHour));
+  const std::vector<Emitted> out = Drain(task);
+  const std::vector<Open> expected = {{"a", "c9", kHour}, {"b", "c1", kHour}, {"b", "c2", kHour},
+                                      {"m", "c1", kHour}, {"b", "c1", 2 * kHour},
+                                      {"m", "c2", 2 * kHour}};
+  ASSERT_EQ(out.size(), expected.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].key, expected[i].learner) << i;
+    EXPECT_NE(out[i].value.find(std::string(R"("cohort_id":")") + expected[i].cohort + "\""),
+              std::string::npos)
+        << i << ": " << out[i].value;
+    const std::string end = expected[i].t == kHour ? "01:00" : "02:00";
+    EXPECT_NE(out[i].value.find(R"("window_end":"1970-01-01T)" + end), std::string::npos)
+        << i << ": " << out[i].value;
+  }
+}
+
+TEST_F(LearnerTaskTest, WindowsNotSentBecauseTheOutputFailedAreSentByTheNextEmit) {
+  class FailsSecondEmit final : public TaskOutput {
+   public:
+    Status Emit(Output, std::string_view key, std::string_view) override {
+      if (++calls == 2) return UnavailableError("brokers unreachable");
+      keys.emplace_back(key);
+      return Status::Ok();
+    }
+    Status Repartition(std::string_view, std::string_view) override { return Status::Ok(); }
+    Status Broadcast(std::string_view) override { return Status::Ok(); }
+    void OnCohortWindow(std::string_view, const CohortWindowSummary&, bool) override {}
+    int calls = 0;
+    std::vector<std::string> keys;
+  };
+  LearnerTask task(0, op_, options_);
+  for (const char* learner : {"c", "a", "b"}) task.Process(Event(learner, learner, 10 * kMinute));
+  task.Process(Event("closer", "z", 3 * kHour));
+  FailsSecondEmit failing;
+  EXPECT_EQ(task.EmitFinal(failing).status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(failing.keys, std::vector<std::string>{"a"});
+  EXPECT_EQ(task.open_windows(), 3u) << "b and c kept, and the closer's open window";
+  const std::vector<Emitted> out = Drain(task);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].key, "b");
+  EXPECT_EQ(out[1].key, "c");
+  EXPECT_TRUE(Drain(task).empty()) << "each window is sent once";
+}
+
 
 TEST_F(LearnerTaskTest, ChangelogReplayRebuildsStateAndIgnoresACommitCutShort) {
   struct LogRecord {
