@@ -253,6 +253,10 @@ StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaClientOpti
       {"partition.assignment.strategy", "cooperative-sticky"},
       {"isolation.level", "read_committed"},
       {"enable.partition.eof", "false"},
+      // As for the restore consumer (below): at librdkafka's default of 100,000, an engine
+      // slower than its brokers waits up to a second after every 100,000 records queued. The
+      // queue stays bounded by queued.max.messages.kbytes (64 MiB by default).
+      {"queued.min.messages", "1000000"},
   };
   if (options.on_statistics) defaults["statistics.interval.ms"] = "5000";
   LF_ASSIGN_OR_RETURN(ConfPtr conf, MakeConf(options, defaults));
