@@ -2,6 +2,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/perf_level.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -27,6 +28,18 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what, const std::str
 }
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// RocksDB keeps per-thread perf counters (PerfLevel::kEnableCount by default) that nothing here
+// reads. In Debian's shared library each count is a thread-local lookup, and a write counts every
+// key comparison of its memtable insertions: 5 % of the in-process benchmark's instructions.
+// Perf levels are per thread, so every thread that uses the store turns them off once.
+void DisablePerfCounters() {
+  thread_local const bool disabled = [] {
+    rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+    return true;
+  }();
+  (void)disabled;
+}
 
 // RocksDB's own warnings and errors go to the engine's log instead of a LOG file in the state
 // directory. On a full disk that file fails like the rest, and RocksDB's file writer, used again
@@ -184,11 +197,13 @@ Status StateStore::CheckFormat() {
 }
 
 Status StateStore::Write(StateBatch& batch) {
+  DisablePerfCounters();
   rocksdb::WriteOptions write_options;  // WAL on, no fsync: survives process crashes
   return FromRocks(impl_->db->Write(write_options, &batch.rep_->batch), "state write failed", dir_);
 }
 
 Status StateStore::Get(Family family, std::string_view key, std::string& value, bool& found) const {
+  DisablePerfCounters();
   const rocksdb::Status s =
       impl_->db->Get(rocksdb::ReadOptions(), impl_->Handle(family), ToSlice(key), &value);
   found = s.ok();
@@ -198,6 +213,7 @@ Status StateStore::Get(Family family, std::string_view key, std::string& value, 
 
 Status StateStore::Scan(Family family, std::string_view begin, std::string_view end,
                         const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  DisablePerfCounters();
   rocksdb::ReadOptions read_options;
   const rocksdb::Slice upper = ToSlice(end);
   read_options.iterate_upper_bound = &upper;
