@@ -167,7 +167,8 @@ TEST_F(LearnerTaskTest, FinalWindowsComeInWindowEndLearnerCohortOrder) {
                                    {"a", "c9", 12 * kMinute},    {"b", "c1", 13 * kMinute}};
   int n = 0;
   for (const Open& open : opens) {
-    CanonicalEvent e = Event("e" + std::to_string(n++), open.learner, open.t);
+    const std::string id = "e" + std::to_string(n++);  // the event views it
+    CanonicalEvent e = Event(id, open.learner, open.t);
     e.cohort_id = open.cohort;
     ASSERT_EQ(task.Process(e), LearnerTask::Outcome::kCounted) << open.learner << open.cohort;
   }
