@@ -223,8 +223,7 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
   const bool search = final_searched_ == kNoWatermark || aligned > final_searched_;
   if (search) CollectFinalWindows(aligned);
   WindowKeyParts parts;
-  for (size_t i = 0; i < final_scratch_.size(); ++i) {
-    const auto it = final_scratch_[i];
+  for (const auto it : final_scratch_) {
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
     const TimeWindow window{parts.window_end - windows.size_ms(), parts.window_end};
     LearnerTable::Entry* learner = learners_.Find(parts.key1);

@@ -219,16 +219,13 @@ decoder_internal::RecordResult EventDecoder::Impl::DecodeXapi(
 
   enum : size_t { kScore, kSuccess, kResultKeyCount };
   static constexpr KeySet<kResultKeyCount> kResultKeys({"score", "success"});
-  dom::object result_object;
-  if (statement.Object(top::kResult, result_object)) {
-    const Members<kResultKeyCount> result(result_object, kResultKeys);
-    dom::object score;
-    if (result.Object(kScore, score)) event.score = XapiScore(score);
-    dom::element success;
-    bool value = false;
-    if (result.Get(kSuccess, success) && ToBool(success, value)) {
-      event.success = value ? Success::kTrue : Success::kFalse;
-    }
+  const Members<kResultKeyCount> result = statement.Nested(top::kResult, kResultKeys);
+  dom::object score;
+  if (result.Object(kScore, score)) event.score = XapiScore(score);
+  dom::element success;
+  bool value = false;
+  if (result.Get(kSuccess, success) && ToBool(success, value)) {
+    event.success = value ? Success::kTrue : Success::kFalse;
   }
   if (event.success == Success::kUnknown && verb_info != nullptr) {
     event.success = verb_info->implied;
