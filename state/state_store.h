@@ -37,6 +37,13 @@ enum class Family : uint8_t {
 inline constexpr int kFamilyCount = 5;
 std::string_view FamilyName(Family family);
 
+// Keys outside kMeta begin with a 4-byte partition prefix (BE32). The store inserts each
+// partition's keys into the memtable near the previous one (writes come in key order), which
+// holds only while every range delete begins with a key of at most kMaxRangeDeleteBegin bytes
+// and every key written with Put is longer (state_store.cc says why).
+inline constexpr size_t kPartitionPrefixBytes = 4;
+inline constexpr size_t kMaxRangeDeleteBegin = 12;
+
 class StateStore;
 
 // An atomic group of writes for one store. Cheap to reuse: Clear() keeps its buffer.
@@ -51,6 +58,8 @@ class StateBatch {
   void Put(Family family, std::string_view key, std::string_view value);
   void Delete(Family family, std::string_view key);
   // Deletes every key in [begin, end) with one range tombstone.
+  // REQUIRES: outside kMeta, `begin` is at most kMaxRangeDeleteBegin bytes (a partition prefix,
+  // or a partition prefix and a time bound); checked.
   void DeleteRange(Family family, std::string_view begin, std::string_view end);
   void Clear();
   size_t Count() const;

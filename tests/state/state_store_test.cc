@@ -4,7 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <map>
 #include <memory>
+#include <random>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "state/window_key.h"
@@ -79,6 +84,88 @@ TEST(StateStoreTest, DeleteRangeDropsFinalWindowsOfOnePartitionOnly) {
   }
   EXPECT_EQ(remaining_p0, (std::vector<TimestampMs>{3 * kMsPerHour}));
   EXPECT_EQ(remaining_p1, (std::vector<TimestampMs>{-kMsPerHour, kMsPerHour, 2 * kMsPerHour, 3 * kMsPerHour}));
+}
+
+// Commits write each partition's keys in key order, beside range deletes of the same partitions:
+// the pattern the memtable's per-partition insertion hints serve (state_store.cc). Every round's
+// store must equal a model of it, key for key.
+TEST(StateStoreTest, SortedWritesAndRangeDeletesOfManyPartitionsKeepExactlyTheModelsKeys) {
+  testing::TempDir dir;
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(store.status());
+  std::map<std::string, std::string> windows;
+  std::map<std::string, std::string> keyed;
+  std::mt19937 rng(7);
+  StateBatch batch(**store);
+  std::string key;
+  std::string end;
+  for (int round = 0; round < 60; ++round) {
+    const TimestampMs window_end = (round / 3 + 1) * kMsPerHour;
+    for (int32_t partition = 0; partition < 3; ++partition) {
+      std::vector<std::string> learners;
+      for (int i = 0; i < 300; ++i) {
+        // Some ids make keys too short for a hint ("p|a"): they are written without one.
+        const int n = static_cast<int>(rng() % 2000);
+        learners.push_back(n % 50 == 0 ? std::string(1, static_cast<char>('a' + n % 26))
+                                       : "mailto:l" + std::to_string(100000 + n) + "@example.org");
+      }
+      std::sort(learners.begin(), learners.end());
+      learners.erase(std::unique(learners.begin(), learners.end()), learners.end());
+      const std::string value = "r" + std::to_string(round);
+      for (const std::string& learner : learners) {
+        key.clear();
+        AppendPartitionPrefix(key, partition);
+        AppendLocalWindowKey(key, window_end, learner, "cohort");
+        batch.Put(Family::kWindows, key, value);
+        windows[key] = value;
+      }
+      for (const std::string& learner : learners) {
+        key = PartitionPrefix(partition) + learner;
+        batch.Put(Family::kKeyed, key, value);
+        keyed[key] = value;
+      }
+      if (round % 4 == 3) {  // windows that ended an hour ago are final: dropped by time
+        key = PartitionPrefix(partition);
+        end.clear();
+        AppendPartitionTimeBound(end, partition, window_end - kMsPerHour + 1);
+        batch.DeleteRange(Family::kWindows, key, end);
+        windows.erase(windows.lower_bound(key), windows.lower_bound(end));
+      }
+      if (round % 10 == 9 && partition == 1) {  // a partition's table replaced, as after a restore
+        key = PartitionPrefix(partition);
+        end = PartitionPrefix(partition + 1);
+        batch.DeleteRange(Family::kKeyed, key, end);
+        keyed.erase(keyed.lower_bound(key), keyed.lower_bound(end));
+      }
+    }
+    ASSERT_OK((*store)->Write(batch));
+    batch.Clear();
+    for (const auto& [family, model] : {std::pair{Family::kWindows, &windows},
+                                        std::pair{Family::kKeyed, &keyed}}) {
+      std::vector<std::pair<std::string, std::string>> stored;
+      ASSERT_OK((*store)->Scan(family, std::string(1, '\0'), std::string(16, '\xff'),
+                               [&](std::string_view k, std::string_view v) {
+                                 stored.emplace_back(k, v);
+                                 return true;
+                               }));
+      ASSERT_EQ(stored, (std::vector<std::pair<std::string, std::string>>(model->begin(),
+                                                                          model->end())))
+          << FamilyName(family) << ", round " << round;
+    }
+  }
+  EXPECT_FALSE(windows.empty());
+  EXPECT_FALSE(keyed.empty());
+}
+
+TEST(StateStoreDeathTest, RangeDeleteBeginningWithALongKeyIsRefused) {
+  testing::TempDir dir;
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(store.status());
+  StateBatch batch(**store);
+  batch.DeleteRange(Family::kMeta, "pos/000000000000", "pos0");  // meta takes no hints
+  EXPECT_EQ(batch.Count(), 1u);
+  EXPECT_DEATH(batch.DeleteRange(Family::kWindows, std::string(13, 'a'), std::string(13, 'b')),
+               "DeleteRange in windows: a begin key of 13 bytes");
 }
 
 TEST(StateStoreTest, UnwritableDirectoryIsAClearError) {
