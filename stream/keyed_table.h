@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/key_sort.h"
 #include "core/status.h"
 #include "state/state_store.h"
 
@@ -302,8 +303,7 @@ class KeyedTable final : public TableBase {
   void SortChanged() {
     if (changed_sorted_) return;
     std::erase(changed_, nullptr);
-    std::sort(changed_.begin(), changed_.end(),
-              [](const Entry* a, const Entry* b) { return *a->key < *b->key; });
+    SortByKey(changed_, [](const Entry* e) { return std::string_view(*e->key); }, sort_scratch_);
     for (size_t i = 0; i < changed_.size(); ++i) changed_[i]->changed_slot = static_cast<uint32_t>(i);
     changed_sorted_ = true;
   }
@@ -334,6 +334,7 @@ class KeyedTable final : public TableBase {
   // Entries changed since the last checkpoint (null: erased since), and the bytes of their
   // changelog records of this commit ((offset, size) in encoded_ per slot).
   std::vector<Entry*> changed_;
+  std::vector<KeySortSlot<Entry*>> sort_scratch_;
   bool changed_sorted_ = true;
   std::vector<std::pair<size_t, size_t>> encoded_at_;
   std::string encoded_;

@@ -305,8 +305,10 @@ void LearnerTask::CollectFinalWindows(TimestampMs bound) {
     if (parts.window_end <= bound) final_scratch_.push_back(it);
   }
   // Key order: window end, learner, cohort (the order of the records, replays included).
-  std::sort(final_scratch_.begin(), final_scratch_.end(),
-            [](const auto& a, const auto& b) { return a->first < b->first; });
+  SortByKey(
+      final_scratch_,
+      [](const WindowTable::Map::iterator& it) { return std::string_view(it->first); },
+      final_sort_scratch_);
 }
 
 void LearnerTask::BeforeCheckpoint(StateBatch& batch, bool rewrite) {

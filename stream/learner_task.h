@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/key_sort.h"
 #include "core/status.h"
 #include "operators/learner_signals.h"
 #include "state/state_store.h"
@@ -107,6 +108,7 @@ class LearnerTask final : public TaskBase {
   // the bound moves to a later window end; kNoWatermark (after a load or restore): search next.
   TimestampMs final_searched_ = kNoWatermark;
   std::vector<WindowTable::Map::iterator> final_scratch_;  // final windows, sorted by key
+  std::vector<KeySortSlot<WindowTable::Map::iterator>> final_sort_scratch_;
   // Wall clock of the last record (or of the first EmitFinal), and whether the last marker sent
   // said idle.
   TimestampMs last_active_ms_ = kNoWatermark;
