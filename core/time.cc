@@ -56,11 +56,6 @@ bool ReadDigits(std::string_view s, size_t& pos, int n, int& out) {
   return true;
 }
 
-void Append2(std::string& out, unsigned v) {
-  out.push_back(static_cast<char>('0' + v / 10));
-  out.push_back(static_cast<char>('0' + v % 10));
-}
-
 class RealClock final : public Clock {
  public:
   TimestampMs NowMs() const override {
@@ -137,32 +132,39 @@ void AppendIso8601Millis(TimestampMs ms, std::string& out) {
   if (rem < 0) rem += kMsPerDay;
   const Civil c = CivilFromDays(days);
   const int64_t y = c.year;
+  // Written into a buffer and appended once: emitted records carry two or more of these.
+  char text[24];
+  char* p = text;
+  const auto put2 = [&p](unsigned v) {
+    *p++ = static_cast<char>('0' + v / 10);
+    *p++ = static_cast<char>('0' + v % 10);
+  };
   if (y >= 0 && y <= 9999) {
-    out.push_back(static_cast<char>('0' + (y / 1000) % 10));
-    out.push_back(static_cast<char>('0' + (y / 100) % 10));
-    Append2(out, static_cast<unsigned>(y % 100));
+    put2(static_cast<unsigned>(y / 100));
+    put2(static_cast<unsigned>(y % 100));
   } else {
     // Outside what the parser accepts; ISO 8601 expanded year (sign, then digits).
     out.push_back(y < 0 ? '-' : '+');
     out += std::to_string(y < 0 ? -y : y);
   }
-  out.push_back('-');
-  Append2(out, c.month);
-  out.push_back('-');
-  Append2(out, c.day);
-  out.push_back('T');
-  Append2(out, static_cast<unsigned>(rem / kMsPerHour));
+  *p++ = '-';
+  put2(c.month);
+  *p++ = '-';
+  put2(c.day);
+  *p++ = 'T';
+  put2(static_cast<unsigned>(rem / kMsPerHour));
   rem %= kMsPerHour;
-  out.push_back(':');
-  Append2(out, static_cast<unsigned>(rem / kMsPerMinute));
+  *p++ = ':';
+  put2(static_cast<unsigned>(rem / kMsPerMinute));
   rem %= kMsPerMinute;
-  out.push_back(':');
-  Append2(out, static_cast<unsigned>(rem / kMsPerSecond));
+  *p++ = ':';
+  put2(static_cast<unsigned>(rem / kMsPerSecond));
   rem %= kMsPerSecond;
-  out.push_back('.');
-  out.push_back(static_cast<char>('0' + rem / 100));
-  Append2(out, static_cast<unsigned>(rem % 100));
-  out.push_back('Z');
+  *p++ = '.';
+  *p++ = static_cast<char>('0' + rem / 100);
+  put2(static_cast<unsigned>(rem % 100));
+  *p++ = 'Z';
+  out.append(text, p);
 }
 
 std::string FormatIso8601Millis(TimestampMs ms) {

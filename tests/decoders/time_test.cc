@@ -108,6 +108,17 @@ TEST(FormatIso8601Test, Formats) {
   EXPECT_EQ(FormatIso8601Millis(951782400000), "2000-02-29T00:00:00.000Z");
 }
 
+TEST(FormatIso8601Test, EveryFormattedTimeParsesBackToItself) {
+  std::mt19937_64 rng(3);
+  const TimestampMs last = 253402300799999;  // 9999-12-31T23:59:59.999Z
+  for (int i = 0; i < 100000; ++i) {
+    const TimestampMs t = static_cast<TimestampMs>(rng() % static_cast<uint64_t>(last + 1));
+    const std::string text = FormatIso8601Millis(t);
+    ASSERT_EQ(text.size(), 24u) << text;
+    ASSERT_EQ(ParseIso8601Millis(text), t) << text;
+  }
+}
+
 TEST(FormatIso8601Test, NegativeTimesFloor) {
   EXPECT_EQ(FormatIso8601Millis(-1), "1969-12-31T23:59:59.999Z");
   EXPECT_EQ(FormatIso8601Millis(-kMsPerDay), "1969-12-31T00:00:00.000Z");
