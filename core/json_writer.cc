@@ -2,14 +2,40 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace learnflow {
+
+namespace {
+
+// Whether any of the 8 bytes in `w` needs escaping in a JSON string: a control character
+// (< 0x20), '"' or '\\'. Each test is exact for "any byte" (bytes >= 0x80, UTF-8, never match).
+bool AnyNeedsEscape(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t quote = w ^ (kOnes * '"');
+  const uint64_t backslash = w ^ (kOnes * '\\');
+  return (((w - kOnes * 0x20) & ~w) | ((quote - kOnes) & ~quote) |
+          ((backslash - kOnes) & ~backslash)) &
+         kHigh;
+}
+
+}  // namespace
 
 void AppendJsonString(std::string& out, std::string_view value) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
+  // Ids are long runs that need no escaping: skip them 8 bytes at a time.
+  size_t i = 0;
+  while (i + 8 <= value.size()) {
+    uint64_t w;
+    std::memcpy(&w, value.data() + i, 8);
+    if (AnyNeedsEscape(w)) break;
+    i += 8;
+  }
   size_t run_start = 0;
-  for (size_t i = 0; i < value.size(); ++i) {
+  for (; i < value.size(); ++i) {
     const unsigned char c = static_cast<unsigned char>(value[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out.append(value.data() + run_start, i - run_start);
