@@ -19,11 +19,17 @@
 
 namespace learnflow {
 
+// The bytes go through a local buffer and one append (a push_back per byte costs a capacity
+// check and a terminator each; state encoding writes millions of these per second).
 inline void PutU64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out.append(bytes, sizeof(bytes));
 }
 inline void PutU32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  char bytes[4];
+  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+  out.append(bytes, sizeof(bytes));
 }
 inline void PutI64(std::string& out, int64_t v) { PutU64(out, static_cast<uint64_t>(v)); }
 inline void PutDouble(std::string& out, double v) { PutU64(out, std::bit_cast<uint64_t>(v)); }

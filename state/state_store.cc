@@ -271,11 +271,16 @@ uint64_t StateStore::ApproximateBytes() const {
   return total;
 }
 
+// Through a local buffer and one append, as PutU64 (core/codec.h): keys are built per event.
 void AppendBigEndian32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  char bytes[4];
+  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>((v >> (24 - 8 * i)) & 0xff);
+  out.append(bytes, sizeof(bytes));
 }
 void AppendBigEndian64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((v >> (56 - 8 * i)) & 0xff);
+  out.append(bytes, sizeof(bytes));
 }
 uint32_t ReadBigEndian32(std::string_view in) {
   uint32_t v = 0;

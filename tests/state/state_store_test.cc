@@ -168,6 +168,15 @@ TEST(StateStoreDeathTest, RangeDeleteBeginningWithALongKeyIsRefused) {
                "DeleteRange in windows: a begin key of 13 bytes");
 }
 
+TEST(StateStoreTest, BigEndianKeyPartsHaveTheirBytesInNumericOrder) {
+  std::string out = "k";
+  AppendBigEndian32(out, 0xA1B2C3D4u);
+  AppendBigEndian64(out, 0x0102030405060708ULL);
+  EXPECT_EQ(out, std::string("k\xA1\xB2\xC3\xD4\x01\x02\x03\x04\x05\x06\x07\x08", 13));
+  EXPECT_EQ(ReadBigEndian32(std::string_view(out).substr(1)), 0xA1B2C3D4u);
+  EXPECT_EQ(ReadBigEndian64(std::string_view(out).substr(5)), 0x0102030405060708ULL);
+}
+
 TEST(StateStoreTest, UnwritableDirectoryIsAClearError) {
   testing::TempDir dir;
   // Permissions do not stop root: as root, the parent is a read-only file system instead (EROFS
