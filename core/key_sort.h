@@ -5,7 +5,8 @@
 // that begins with its window end), so a string comparison spends its time in memcmp over the
 // shared bytes and in following each item's pointers to its key. SortByKey finds the prefix all
 // keys share, keeps the next 8 bytes of each key (big-endian, zero-padded) beside the item, and
-// compares the whole rest only when those bytes tie.
+// compares the whole rest only when those bytes tie. The scratch takes 16 bytes per item while
+// sorting; past kKeySortKeptSlots items it is released afterwards.
 //
 //   std::vector<KeySortSlot<Entry*>> scratch;  // kept between calls: no allocation once grown
 //   SortByKey(entries, [](const Entry* e) { return std::string_view(*e->key); }, scratch);
@@ -24,10 +25,12 @@ namespace learnflow {
 
 template <typename T>
 struct KeySortSlot {
-  uint64_t head;         // bytes [shared, shared + 8) of the key, big-endian, zero-padded
-  std::string_view key;  // the key past the shared prefix
+  uint64_t head;  // bytes [shared, shared + 8) of the key, big-endian, zero-padded
   T item;
 };
+
+// Scratch slots kept between calls; a larger scratch is released after its sort.
+inline constexpr size_t kKeySortKeptSlots = 65536;
 
 namespace key_sort_internal {
 
@@ -56,16 +59,19 @@ void SortByKey(std::vector<T>& items, KeyFn&& key_of, std::vector<KeySortSlot<T>
   scratch.clear();
   scratch.reserve(items.size());
   for (const T& item : items) {
-    const std::string_view rest = key_of(item).substr(shared);
-    scratch.push_back({key_sort_internal::Head(rest), rest, item});
+    scratch.push_back({key_sort_internal::Head(key_of(item).substr(shared)), item});
   }
   // Equal heads with a key of 8 bytes or fewer past the prefix can still differ in length (the
   // padding is zeros, as a key's own zero bytes are), so ties compare the whole rest.
-  std::sort(scratch.begin(), scratch.end(), [](const KeySortSlot<T>& a, const KeySortSlot<T>& b) {
-    if (a.head != b.head) return a.head < b.head;
-    return a.key < b.key;
-  });
+  std::sort(scratch.begin(), scratch.end(),
+            [&key_of, shared](const KeySortSlot<T>& a, const KeySortSlot<T>& b) {
+              if (a.head != b.head) return a.head < b.head;
+              return key_of(a.item).substr(shared) < key_of(b.item).substr(shared);
+            });
   for (size_t i = 0; i < items.size(); ++i) items[i] = scratch[i].item;
+  // A commit after a restore or a burst sorts every entry of a table: do not keep 16 bytes per
+  // entry of a million-learner table for the rest of the run.
+  if (scratch.capacity() > kKeySortKeptSlots) std::vector<KeySortSlot<T>>().swap(scratch);
 }
 
 }  // namespace learnflow
