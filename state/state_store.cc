@@ -49,9 +49,10 @@ void DisablePerfCounters() {
 // per key, the largest single cost of a commit. With a hint per prefix, RocksDB resumes from the
 // previous insert of the same prefix and climbs only as far as the distance between the two.
 //
-// RocksDB (7.8) keys the hints by prefix alone and uses the same hints for the memtable's
-// range-delete list as for its point entries; a hint made on one list and used on the other
-// corrupts the skip list (Debian's build asserts). So range delete begin keys must be outside
+// RocksDB 7.8 keys the hints by prefix alone and uses the same hints for the memtable's
+// range-delete list as for its point entries (later releases give hints to the point entries
+// only); a hint made on one list and used on the other corrupts the skip list (Debian's build
+// asserts). So range delete begin keys must be outside
 // the domain: they are at most kMaxRangeDeleteBegin bytes (a partition prefix, or a prefix and
 // a time bound: StateBatch::DeleteRange checks it) and only longer keys take hints. Keys of
 // Put and Delete that short lose only the hint.
