@@ -183,10 +183,9 @@ bool ToBool(dom::element value, bool& out);
 std::string_view EntityId(dom::element value, Arena& arena);
 // The term of an IRI: the part after the last '#' or '/' ("…/caliper/GradeEvent" -> "GradeEvent").
 std::string_view LastSegment(std::string_view iri);
-// Minified JSON text of `value` appended to `out` (used for redacted payloads only).
+// Minified JSON text of `value` appended to `out` (used for redacted payloads only); strings
+// are written by core/json_writer.h's AppendJsonString.
 void AppendJson(dom::element value, std::string& out);
-// `s` as a JSON string literal (quotes, backslashes and controls escaped; UTF-8 untouched).
-void AppendJsonString(std::string_view s, std::string& out);
 
 // 64-bit FNV-1a.
 uint64_t Fnv1a64(std::string_view bytes);

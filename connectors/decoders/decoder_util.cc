@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "connectors/decoders/decoder_internal.h"
+#include "core/json_writer.h"
 
 namespace learnflow::decoder_internal {
 
@@ -209,32 +210,6 @@ std::string_view LastSegment(std::string_view iri) {
 
 // ---- JSON writer ----
 
-void AppendJsonString(std::string_view s, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);  // UTF-8 passes through untouched
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 namespace {
 
 template <typename Number>
@@ -273,7 +248,7 @@ void AppendJson(dom::element value, std::string& out) {
       for (const dom::key_value_pair field : obj) {
         if (!first) out.push_back(',');
         first = false;
-        AppendJsonString(field.key, out);
+        learnflow::AppendJsonString(out, field.key);
         out.push_back(':');
         AppendJson(field.value, out);
       }
@@ -296,7 +271,7 @@ void AppendJson(dom::element value, std::string& out) {
     case dom::element_type::STRING: {
       std::string_view s;
       if (value.get_string().get(s) != simdjson::SUCCESS) break;
-      AppendJsonString(s, out);
+      learnflow::AppendJsonString(out, s);
       return;
     }
     case dom::element_type::INT64: {

@@ -6,6 +6,7 @@
 
 #include "connectors/decoders/decoder_internal.h"
 #include "connectors/decoders/php_unserialize.h"
+#include "core/json_writer.h"
 #include "core/time.h"
 
 namespace learnflow {
@@ -64,7 +65,7 @@ void WriteRedacted(dom::object row, std::string& out) {
     if (field.key == "userid" || field.key == "relateduserid" || field.key == "ip") continue;
     if (!first) out.push_back(',');
     first = false;
-    decoder_internal::AppendJsonString(field.key, out);
+    AppendJsonString(out, field.key);
     out.push_back(':');
     decoder_internal::AppendJson(field.value, out);
   }
