@@ -29,13 +29,13 @@
 #include <functional>
 #include <map>
 #include <type_traits>
-#include <unordered_map>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "core/key_sort.h"
+#include "core/string_key_map.h"
 #include "core/status.h"
 #include "state/state_store.h"
 
@@ -58,16 +58,9 @@ class TableBase {
   virtual void FinishRestore() = 0;
 };
 
-// Hash of string keys that also takes string_views (heterogeneous lookup without a copy).
-struct StringKeyHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view key) const noexcept {
-    return std::hash<std::string_view>{}(key);
-  }
-};
-
 // Entries are kept in key order unless `kOrdered` is false (a hash table: constant-time lookup,
-// for state that is only ever looked up by key or visited as a whole).
+// for state that is only ever looked up by key or visited as a whole; see core/string_key_map.h).
+// Either way an entry stays put until it is erased; its key is `Map::value_type::first`.
 template <typename V, bool kOrdered = true>
 class KeyedTable final : public TableBase {
  public:
@@ -78,11 +71,10 @@ class KeyedTable final : public TableBase {
     bool logged = false;           // present in the changelog (needs a tombstone when erased)
     bool unlogged_change = false;  // changed since the last changelog write
     uint32_t changed_slot = kNotListed;  // index in the table's list of changed entries
-    const std::string* key = nullptr;    // the map's key of this entry (for the changed list)
+    std::string_view key;                // the map's key of this entry (for the changed list)
   };
-  using Map = std::conditional_t<
-      kOrdered, std::map<std::string, Entry, std::less<>>,
-      std::unordered_map<std::string, Entry, StringKeyHash, std::equal_to<>>>;
+  using Map = std::conditional_t<kOrdered, std::map<std::string, Entry, std::less<>>,
+                                 StringKeyMap<Entry>>;
   // `tag` prefixes this table's changelog keys; `prefix` + local key is the store key in `family`.
   KeyedTable(char tag, Family family, std::string prefix)
       : tag_(tag), family_(family), prefix_(std::move(prefix)) {}
@@ -103,12 +95,18 @@ class KeyedTable final : public TableBase {
   Entry& FindOrCreate(std::string_view key) { return FindOrCreateItem(key).second; }
   // The same, with the table's own copy of the key (it stays put until the entry is erased).
   typename Map::value_type& FindOrCreateItem(std::string_view key) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) {
-      it = entries_.emplace(std::string(key), Entry{}).first;
-      it->second.key = &it->first;
+    if constexpr (kOrdered) {
+      auto it = entries_.find(key);
+      if (it == entries_.end()) {
+        it = entries_.emplace(std::string(key), Entry{}).first;
+        it->second.key = it->first;
+      }
+      return *it;
+    } else {
+      auto [it, inserted] = entries_.try_emplace(key);
+      if (inserted) it->second.key = it->first;
+      return *it;
     }
-    return *it;
   }
   // The entry goes to the changelog and the checkpoint at the next commit.
   void MarkChanged(Entry& entry) {
@@ -119,22 +117,12 @@ class KeyedTable final : public TableBase {
   // Removes an entry. A logged entry gets a changelog tombstone; `delete_in_store` also deletes
   // it from the store at the next checkpoint (false when the task drops it with a range delete).
   typename Map::iterator Erase(typename Map::iterator it, bool delete_in_store) {
-    const bool logged = it->second.logged;
     if (it->second.changed_slot != kNotListed) changed_[it->second.changed_slot] = nullptr;
-    auto next = std::next(it);
-    if (logged || delete_in_store) {
-      std::string key = std::move(entries_.extract(it).key());  // the key moves, no copy
-      if (logged && delete_in_store) {
-        tombstones_.push_back(key);
-        store_deletes_.push_back(std::move(key));
-      } else if (logged) {
-        tombstones_.push_back(std::move(key));
-      } else {
-        store_deletes_.push_back(std::move(key));
-      }
-    } else {
-      entries_.erase(it);
-    }
+    if (it->second.logged) tombstones_.Add(it->first);
+    if (delete_in_store) store_deletes_.Add(it->first);
+    auto next = it;
+    ++next;
+    entries_.erase(it);
     return next;
   }
 
@@ -148,9 +136,9 @@ class KeyedTable final : public TableBase {
                                     entry.logged = logging_;
                                     decode_status = entry.value.Decode(v);
                                     if (!decode_status.ok()) return false;
-                                    auto it = entries_.emplace(std::string(k.substr(prefix_.size())),
-                                                               std::move(entry)).first;
-                                    it->second.key = &it->first;
+                                    auto& item = FindOrCreateItem(k.substr(prefix_.size()));
+                                    entry.key = item.first;
+                                    item.second = std::move(entry);
                                     return true;
                                   }));
     return decode_status;
@@ -160,9 +148,9 @@ class KeyedTable final : public TableBase {
   // key; a null value is a tombstone). Returns whether anything was sent.
   StatusOr<bool> WriteChangelog(const ChangelogFn& send) override {
     bool sent = false;
-    for (const std::string& local_key : tombstones_) {
+    for (size_t i = 0; i < tombstones_.size(); ++i) {
       key_scratch_.assign(1, tag_);
-      key_scratch_ += local_key;
+      key_scratch_ += tombstones_[i];
       LF_RETURN_IF_ERROR(send(std::string_view(key_scratch_), nullptr));
       sent = true;
     }
@@ -174,7 +162,7 @@ class KeyedTable final : public TableBase {
       Entry* entry = changed_[i];
       if (entry == nullptr || !entry->unlogged_change) continue;
       key_scratch_.assign(1, tag_);
-      key_scratch_ += *entry->key;
+      key_scratch_ += entry->key;
       const size_t begin = encoded_.size();
       entry->value.Encode(encoded_);
       encoded_at_[i] = {begin, encoded_.size() - begin};
@@ -199,9 +187,9 @@ class KeyedTable final : public TableBase {
         List(entry);
       }
     }
-    for (const std::string& local_key : store_deletes_) {
+    for (size_t i = 0; i < store_deletes_.size(); ++i) {
       key_scratch_.assign(prefix_);
-      key_scratch_ += local_key;
+      key_scratch_ += store_deletes_[i];
       batch.Delete(family_, key_scratch_);
     }
     store_deletes_.clear();
@@ -214,7 +202,7 @@ class KeyedTable final : public TableBase {
       if (entry == nullptr) continue;
       if (entry->dirty) {
         key_scratch_.assign(prefix_);
-        key_scratch_ += *entry->key;
+        key_scratch_ += entry->key;
         if (encoded && encoded_at_[i] != kNotEncoded) {
           batch.Put(family_, key_scratch_,
                     std::string_view(encoded_).substr(encoded_at_[i].first, encoded_at_[i].second));
@@ -254,14 +242,14 @@ class KeyedTable final : public TableBase {
         continue;
       }
       LF_RETURN_IF_ERROR(std::move(record.decoded));
-      auto it = entries_.try_emplace(std::move(record.key)).first;
-      Entry& entry = it->second;
+      auto& item = FindOrCreateItem(record.key);
+      Entry& entry = item.second;
       if (entry.changed_slot != kNotListed) changed_[entry.changed_slot] = nullptr;
       entry = Entry{};
       entry.value = std::move(record.value);
       entry.logged = true;
       entry.dirty = true;  // the checkpoint after a restore rewrites the whole table
-      entry.key = &it->first;
+      entry.key = item.first;
     }
     staged_.clear();
     return Status::Ok();
@@ -277,7 +265,7 @@ class KeyedTable final : public TableBase {
         it->second.logged = true;
         List(it->second);
       } else if (!record.tombstone) {
-        tombstones_.push_back(std::move(record.key));
+        tombstones_.Add(record.key);
       }
     }
     staged_.clear();
@@ -291,6 +279,27 @@ class KeyedTable final : public TableBase {
     bool tombstone = false;
   };
   static constexpr std::pair<size_t, size_t> kNotEncoded{0, SIZE_MAX};
+  // Keys in one buffer (no allocation per key once grown).
+  class KeyList {
+   public:
+    void Add(std::string_view key) {
+      bytes_ += key;
+      ends_.push_back(bytes_.size());
+    }
+    size_t size() const { return ends_.size(); }
+    std::string_view operator[](size_t i) const {
+      const size_t begin = i == 0 ? 0 : ends_[i - 1];
+      return std::string_view(bytes_).substr(begin, ends_[i] - begin);
+    }
+    void clear() {
+      bytes_.clear();
+      ends_.clear();
+    }
+
+   private:
+    std::string bytes_;
+    std::vector<size_t> ends_;
+  };
 
   void List(Entry& entry) {
     if (entry.changed_slot != kNotListed) return;
@@ -303,7 +312,7 @@ class KeyedTable final : public TableBase {
   void SortChanged() {
     if (changed_sorted_) return;
     std::erase(changed_, nullptr);
-    SortByKey(changed_, [](const Entry* e) { return std::string_view(*e->key); }, sort_scratch_);
+    SortByKey(changed_, [](const Entry* e) { return e->key; }, sort_scratch_);
     for (size_t i = 0; i < changed_.size(); ++i) changed_[i]->changed_slot = static_cast<uint32_t>(i);
     changed_sorted_ = true;
   }
@@ -328,8 +337,8 @@ class KeyedTable final : public TableBase {
   std::string prefix_;
   bool logging_ = true;
   Map entries_;
-  std::vector<std::string> tombstones_;
-  std::vector<std::string> store_deletes_;
+  KeyList tombstones_;
+  KeyList store_deletes_;
   std::vector<Staged> staged_;
   // Entries changed since the last checkpoint (null: erased since), and the bytes of their
   // changelog records of this commit ((offset, size) in encoded_ per slot).

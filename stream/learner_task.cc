@@ -143,7 +143,7 @@ void LearnerTask::ApplyOutcome(const CanonicalEvent& event, LearnerState& learne
   windows_.MarkChanged(*target);
 }
 
-void LearnerTask::Arm(const std::string& learner_id, LearnerState& learner) {
+void LearnerTask::Arm(const std::string_view& learner_id, LearnerState& learner) {
   // Already queued: a stale deadline is moved when it fires (no heap update per event).
   if (learner.armed_deadline != kNoTime) return;
   const TimestampMs deadline = learner.last_activity + op_.params().inactivity_ms;
@@ -159,7 +159,7 @@ void LearnerTask::FireTimers() {
     std::pop_heap(timers_.begin(), timers_.end(), LaterTimer{});
     Timer timer = timers_.back();
     timers_.pop_back();
-    const std::string& learner_id = *timer.learner;
+    const std::string_view learner_id = *timer.learner;
     LearnerTable::Entry* entry = learners_.Find(learner_id);
     LF_CHECK(entry != nullptr, "an inactivity timer without learner state");
     LearnerState& learner = entry->value;

@@ -84,7 +84,7 @@ class LearnerTask final : public TaskBase {
   void ApplyOutcome(const CanonicalEvent& event, LearnerState& learner,
                     WindowTable::Entry& window_entry);
   // REQUIRES: `learner_id` is the learner table's own key of `learner`.
-  void Arm(const std::string& learner_id, LearnerState& learner);
+  void Arm(const std::string_view& learner_id, LearnerState& learner);
   Status SendMarker(TaskOutput& out, TimestampMs bound, bool idle);
   // Fills final_scratch_ with the windows ending at or before `bound`, in key order.
   void CollectFinalWindows(TimestampMs bound);
@@ -115,11 +115,12 @@ class LearnerTask final : public TaskBase {
   bool idle_sent_ = false;
   // Inactivity timers, a min-heap by (deadline, learner id): 16 bytes per learner, as a million
   // learners each have one. A learner is in here at most once (LearnerState::armed_deadline); a
-  // stale deadline is re-armed when it fires. `learner` points at the learner table's key: its
-  // entries are never erased (only a restore replaces them, and AfterLoad() then rebuilds this).
+  // stale deadline is re-armed when it fires. `learner` points at the learner table's key view:
+  // its entries are never erased (only a restore replaces them, and AfterLoad() then rebuilds
+  // this).
   struct Timer {
     TimestampMs deadline;
-    const std::string* learner;
+    const std::string_view* learner;
   };
   struct LaterTimer {
     bool operator()(const Timer& a, const Timer& b) const {
