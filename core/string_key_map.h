@@ -4,9 +4,11 @@
 // std::unordered_map<std::string, V> costs a lookup four dependent memory reads on a cold table:
 // the bucket, the node *before* the bucket's first node (where the bucket points), the node,
 // and the key's own heap block (keys over 15 bytes, such as "mailto:l0012345@example.org").
-// Here a lookup reads one slot (the key's full hash beside the item's address: 4 slots per
-// cache line, linear probing) and then the item, whose key bytes sit right before it in the
-// same allocation. A mismatch on the hash never touches an item.
+// Here a lookup reads one 8-byte slot (linear probing, at most 3/4 full) and then the item,
+// whose key bytes sit right before it in the same allocation. A slot holds the item's address
+// in its low 48 bits (user-space addresses on x86-64 and AArch64; checked at insertion) and 16
+// bits of the key's hash in the high ones, so a probe past another key almost never touches
+// that key's item.
 //
 //   StringKeyMap<Counter> map;
 //   auto [it, inserted] = map.try_emplace("learner-1");  // one allocation when new
@@ -31,11 +33,13 @@
 #include <utility>
 #include <vector>
 
+#include "core/check.h"
+
 namespace learnflow {
 
 template <typename V>
 class StringKeyMap {
-  struct Slot;
+  using Slot = uintptr_t;
 
  public:
   // One entry. `first` views the key bytes stored with the item; do not assign it.
@@ -48,13 +52,12 @@ class StringKeyMap {
   template <bool kConst>
   class Iterator {
    public:
-    using SlotPtr = std::conditional_t<kConst, const void*, void*>;
     using reference = std::conditional_t<kConst, const Item&, Item&>;
     using pointer = std::conditional_t<kConst, const Item*, Item*>;
 
     Iterator() = default;
-    reference operator*() const { return *slot_->item; }
-    pointer operator->() const { return slot_->item; }
+    reference operator*() const { return *ItemOf(*slot_); }
+    pointer operator->() const { return ItemOf(*slot_); }
     Iterator& operator++() {
       ++slot_;
       SkipFree();
@@ -94,10 +97,11 @@ class StringKeyMap {
   iterator find(std::string_view key) {
     if (size_ == 0) return end();
     const uint64_t hash = Hash(key);
+    const Slot tag = TagOf(hash);
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& slot = slots_[i];
-      if (slot.item == nullptr) return end();
-      if (slot.hash == hash && Holds(slot) && slot.item->first == key) {
+      if (slot == kEmpty) return end();
+      if ((slot & ~kAddressMask) == tag && Holds(slot) && ItemOf(slot)->first == key) {
         return iterator(&slot, End());
       }
     }
@@ -110,26 +114,24 @@ class StringKeyMap {
   std::pair<iterator, bool> try_emplace(std::string_view key) {
     if ((size_ + deleted_ + 1) * 4 > slots_.size() * 3) Rehash(size_ + 1);
     const uint64_t hash = Hash(key);
-    Slot* reuse = nullptr;  // the first deleted slot on the probe path
+    const Slot tag = TagOf(hash);
+    Slot* target = nullptr;  // the first deleted slot on the probe path, else the empty one
     for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
       Slot& slot = slots_[i];
-      if (slot.item == nullptr) break;
-      if (!Holds(slot)) {
-        if (reuse == nullptr) reuse = &slot;
-      } else if (slot.hash == hash && slot.item->first == key) {
+      if (slot == kEmpty) {
+        if (target == nullptr) target = &slot;
+        break;
+      }
+      if (slot == kDeleted) {
+        if (target == nullptr) target = &slot;
+      } else if ((slot & ~kAddressMask) == tag && ItemOf(slot)->first == key) {
         return {iterator(&slot, End()), false};
       }
     }
-    Slot* target = reuse;
-    if (target == nullptr) {
-      size_t i = hash & mask_;
-      while (slots_[i].item != nullptr) i = (i + 1) & mask_;
-      target = &slots_[i];
-    } else {
-      --deleted_;
-    }
-    target->hash = hash;
-    target->item = NewItem(key);
+    if (*target == kDeleted) --deleted_;
+    const auto address = reinterpret_cast<uintptr_t>(NewItem(key));
+    LF_CHECK((address & ~kAddressMask) == 0, "a heap address fits in 48 bits");
+    *target = tag | address;
     ++size_;
     return {iterator(target, End()), true};
   }
@@ -137,8 +139,8 @@ class StringKeyMap {
   // Removes the item at `it` (a valid, dereferenceable iterator of this map).
   void erase(iterator it) {
     Slot& slot = *it.slot_;
-    DeleteItem(slot.item);
-    slot.item = Deleted();
+    DeleteItem(ItemOf(slot));
+    slot = kDeleted;
     --size_;
     ++deleted_;
   }
@@ -152,13 +154,16 @@ class StringKeyMap {
   }
 
  private:
-  struct Slot {  // 16 bytes: four per cache line
-    uint64_t hash = 0;
-    Item* item = nullptr;  // nullptr: never used since the last rehash; Deleted(): erased
-  };
-  static Item* Deleted() { return reinterpret_cast<Item*>(alignof(Item)); }
-  static bool Holds(const Slot& slot) { return slot.item != nullptr && slot.item != Deleted(); }
+  // kEmpty: never used since the last rehash; kDeleted: erased since; else hash tag | address.
+  static_assert(sizeof(Slot) == 8, "addresses of 64 bits");
+  static constexpr Slot kEmpty = 0;
+  static constexpr Slot kDeleted = 1;
+  static constexpr Slot kAddressMask = (Slot{1} << 48) - 1;
+  static bool Holds(Slot slot) { return slot > kDeleted; }
+  static Item* ItemOf(Slot slot) { return reinterpret_cast<Item*>(slot & kAddressMask); }
   static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  // The hash's top 16 bits (the slot index takes its low bits).
+  static Slot TagOf(uint64_t hash) { return hash & ~kAddressMask; }
 
   // The key's bytes come first, padded to the item's alignment, then the item.
   static size_t KeyBytes(size_t key_size) {
@@ -195,18 +200,18 @@ class StringKeyMap {
     old.swap(slots_);
     mask_ = capacity - 1;
     deleted_ = 0;
-    for (const Slot& slot : old) {
+    for (const Slot slot : old) {
       if (!Holds(slot)) continue;
-      size_t i = slot.hash & mask_;
-      while (slots_[i].item != nullptr) i = (i + 1) & mask_;
+      size_t i = Hash(ItemOf(slot)->first) & mask_;
+      while (slots_[i] != kEmpty) i = (i + 1) & mask_;
       slots_[i] = slot;
     }
   }
 
   void DestroyAll() {
     for (Slot& slot : slots_) {
-      if (Holds(slot)) DeleteItem(slot.item);
-      slot.item = nullptr;
+      if (Holds(slot)) DeleteItem(ItemOf(slot));
+      slot = kEmpty;
     }
   }
 
