@@ -65,13 +65,15 @@ template <typename V, bool kOrdered = true>
 class KeyedTable final : public TableBase {
  public:
   static constexpr uint32_t kNotListed = UINT32_MAX;
+  // The type of the map's key member (`Map::value_type::first`), which stays put with its entry.
+  using MapKey = std::conditional_t<kOrdered, std::string, std::string_view>;
   struct Entry {
     V value;
     bool dirty = false;            // changed since the last local checkpoint
     bool logged = false;           // present in the changelog (needs a tombstone when erased)
     bool unlogged_change = false;  // changed since the last changelog write
     uint32_t changed_slot = kNotListed;  // index in the table's list of changed entries
-    std::string_view key;                // the map's key of this entry (for the changed list)
+    const MapKey* key = nullptr;         // the map's own key of this entry (for the changed list)
   };
   using Map = std::conditional_t<kOrdered, std::map<std::string, Entry, std::less<>>,
                                  StringKeyMap<Entry>>;
@@ -99,12 +101,12 @@ class KeyedTable final : public TableBase {
       auto it = entries_.find(key);
       if (it == entries_.end()) {
         it = entries_.emplace(std::string(key), Entry{}).first;
-        it->second.key = it->first;
+        it->second.key = &it->first;
       }
       return *it;
     } else {
       auto [it, inserted] = entries_.try_emplace(key);
-      if (inserted) it->second.key = it->first;
+      if (inserted) it->second.key = &it->first;
       return *it;
     }
   }
@@ -137,7 +139,7 @@ class KeyedTable final : public TableBase {
                                     decode_status = entry.value.Decode(v);
                                     if (!decode_status.ok()) return false;
                                     auto& item = FindOrCreateItem(k.substr(prefix_.size()));
-                                    entry.key = item.first;
+                                    entry.key = &item.first;
                                     item.second = std::move(entry);
                                     return true;
                                   }));
@@ -162,7 +164,7 @@ class KeyedTable final : public TableBase {
       Entry* entry = changed_[i];
       if (entry == nullptr || !entry->unlogged_change) continue;
       key_scratch_.assign(1, tag_);
-      key_scratch_ += entry->key;
+      key_scratch_ += *entry->key;
       const size_t begin = encoded_.size();
       entry->value.Encode(encoded_);
       encoded_at_[i] = {begin, encoded_.size() - begin};
@@ -202,7 +204,7 @@ class KeyedTable final : public TableBase {
       if (entry == nullptr) continue;
       if (entry->dirty) {
         key_scratch_.assign(prefix_);
-        key_scratch_ += entry->key;
+        key_scratch_ += *entry->key;
         if (encoded && encoded_at_[i] != kNotEncoded) {
           batch.Put(family_, key_scratch_,
                     std::string_view(encoded_).substr(encoded_at_[i].first, encoded_at_[i].second));
@@ -249,7 +251,7 @@ class KeyedTable final : public TableBase {
       entry.value = std::move(record.value);
       entry.logged = true;
       entry.dirty = true;  // the checkpoint after a restore rewrites the whole table
-      entry.key = item.first;
+      entry.key = &item.first;
     }
     staged_.clear();
     return Status::Ok();
@@ -312,7 +314,7 @@ class KeyedTable final : public TableBase {
   void SortChanged() {
     if (changed_sorted_) return;
     std::erase(changed_, nullptr);
-    SortByKey(changed_, [](const Entry* e) { return e->key; }, sort_scratch_);
+    SortByKey(changed_, [](const Entry* e) { return std::string_view(*e->key); }, sort_scratch_);
     for (size_t i = 0; i < changed_.size(); ++i) changed_[i]->changed_slot = static_cast<uint32_t>(i);
     changed_sorted_ = true;
   }
