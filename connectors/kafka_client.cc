@@ -886,6 +886,9 @@ Status EmbeddedBroker::CreateTopic(const std::string& topic, int partitions) {
   const rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
       impl_->cluster, topic.c_str(), partitions, std::min(3, impl_->brokers));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError("create topic " + topic, err);
+  for (int p = 0; p < partitions && impl_->brokers > 1; ++p) {
+    LF_RETURN_IF_ERROR(SetPartitionLeader(topic, p, 1 + p % impl_->brokers));
+  }
   return Status::Ok();
 }
 

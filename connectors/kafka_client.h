@@ -135,6 +135,8 @@ class EmbeddedBroker {
 
   // "127.0.0.1:PORT,..."
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
+  // Partition p is led by broker 1 + p % brokers, so every broker leads some partition of a
+  // topic with at least as many partitions as brokers (the mock cluster alone picks at random).
   Status CreateTopic(const std::string& topic, int partitions);
 
   // Fault injection for tests: takes broker `broker_id` (1-based) down / up.

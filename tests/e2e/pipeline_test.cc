@@ -551,5 +551,21 @@ TEST_F(PipelineTest, BrokerOutageMidStreamIsWaitedOutAndResultsStayExact) {
   EXPECT_EQ(ReadSet("outage.out", expected.size()), expected);
 }
 
+// The embedded cluster places partition leaders round-robin, as Kafka does, so every broker
+// leads some partition (fault tests inject errors per broker and rely on it). The mock cluster
+// alone picks each leader at random.
+TEST(EmbeddedBrokerTest, CreatedTopicsSpreadPartitionLeadersOverEveryBroker) {
+  StatusOr<std::unique_ptr<EmbeddedBroker>> broker = EmbeddedBroker::Start(3);
+  ASSERT_OK(broker.status());
+  for (const auto& [topic, partitions] : {std::pair<std::string, int>{"spread.six", 6}, {"spread.two", 2}}) {
+    ASSERT_OK((*broker)->CreateTopic(topic, partitions));
+    StatusOr<std::vector<int32_t>> leaders = testing::PartitionLeaders((*broker)->bootstrap_servers(), topic);
+    ASSERT_OK(leaders.status());
+    std::vector<int32_t> expected;
+    for (int p = 0; p < partitions; ++p) expected.push_back(1 + p % 3);
+    EXPECT_EQ(*leaders, expected) << topic;
+  }
+}
+
 }  // namespace
 }  // namespace learnflow

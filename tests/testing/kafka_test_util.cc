@@ -32,20 +32,39 @@ StatusOr<KafkaPtr> NewClient(rd_kafka_type_t type, const std::string& bootstrap)
   return KafkaPtr(rk);
 }
 
-// The partition count of `topic`, from the broker's metadata.
-StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic) {
+// The leader of each partition of `topic`, by partition, from the broker's metadata.
+StatusOr<std::vector<int32_t>> Leaders(rd_kafka_t* rk, const std::string& topic) {
   const rd_kafka_metadata_t* metadata = nullptr;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_resp_err_t merr = rd_kafka_metadata(rk, 0, rkt, &metadata, 10000);
   rd_kafka_topic_destroy(rkt);
   if (merr != RD_KAFKA_RESP_ERR_NO_ERROR) return UnavailableError(rd_kafka_err2str(merr));
-  const int partitions = metadata->topic_cnt == 1 ? metadata->topics[0].partition_cnt : 0;
+  std::vector<int32_t> leaders;
+  if (metadata->topic_cnt == 1) {
+    const rd_kafka_metadata_topic_t& t = metadata->topics[0];
+    leaders.resize(static_cast<size_t>(t.partition_cnt), -1);
+    for (int i = 0; i < t.partition_cnt; ++i) {
+      const rd_kafka_metadata_partition_t& p = t.partitions[i];
+      if (p.id >= 0 && p.id < t.partition_cnt) leaders[static_cast<size_t>(p.id)] = p.leader;
+    }
+  }
   rd_kafka_metadata_destroy(metadata);
-  if (partitions == 0) return NotFoundError("topic " + topic + " has no partitions");
-  return partitions;
+  if (leaders.empty()) return NotFoundError("topic " + topic + " has no partitions");
+  return leaders;
+}
+
+// The partition count of `topic`, from the broker's metadata.
+StatusOr<int> PartitionCount(rd_kafka_t* rk, const std::string& topic) {
+  LF_ASSIGN_OR_RETURN(const std::vector<int32_t> leaders, Leaders(rk, topic));
+  return static_cast<int>(leaders.size());
 }
 
 }  // namespace
+
+StatusOr<std::vector<int32_t>> PartitionLeaders(const std::string& bootstrap, const std::string& topic) {
+  LF_ASSIGN_OR_RETURN(KafkaPtr rk, NewClient(RD_KAFKA_PRODUCER, bootstrap));
+  return Leaders(rk.get(), topic);
+}
 
 Status ProduceRecords(const std::string& bootstrap, const std::string& topic,
                       const std::vector<ProducedRecord>& records) {

@@ -43,4 +43,7 @@ StatusOr<std::vector<ConsumedRecord>> ReadTopic(const std::string& bootstrap,
 // there, plus any transaction markers.
 StatusOr<int64_t> EndOffsetSum(const std::string& bootstrap, const std::string& topic);
 
+// The leader's broker id of each partition of `topic`, by partition, from the broker's metadata.
+StatusOr<std::vector<int32_t>> PartitionLeaders(const std::string& bootstrap, const std::string& topic);
+
 }  // namespace learnflow::testing
