@@ -15,12 +15,41 @@ constexpr uint8_t kLearnerStateVersionWithoutLatest = 1;
 
 Status Corrupt(std::string_view what) { return InternalError("corrupt " + std::string(what) + " state"); }
 
-void PutSkillValues(std::string& out, const std::vector<std::pair<std::string, double>>& values) {
+// A skill map's entry, by name or by id.
+std::string_view SkillName(const std::pair<std::string, double>& value) { return value.first; }
+double SkillP(const std::pair<std::string, double>& value) { return value.second; }
+std::string_view SkillName(const SkillProbability& value) { return SkillIds::Name(value.skill); }
+double SkillP(const SkillProbability& value) { return value.p; }
+
+template <typename Values>
+void PutSkillValues(std::string& out, const Values& values) {
   PutU64(out, values.size());
-  for (const auto& [skill, p] : values) {
-    PutString(out, skill);
-    PutDouble(out, p);
+  for (const auto& value : values) {
+    PutString(out, SkillName(value));
+    PutDouble(out, SkillP(value));
   }
+}
+
+template <typename Values>
+std::optional<double> MeanOfValues(const Values& values) {
+  if (values.empty()) return std::nullopt;
+  double sum = 0;
+  for (const auto& value : values) sum += SkillP(value);
+  return sum / static_cast<double>(values.size());
+}
+
+template <typename Values>
+void AppendSkillValues(const Values& values, std::string& out) {
+  out += '{';
+  bool first = true;
+  for (const auto& value : values) {
+    if (!first) out += ',';
+    first = false;
+    AppendJsonString(out, SkillName(value));
+    out += ':';
+    AppendJsonDouble(out, SkillP(value));
+  }
+  out += '}';
 }
 
 // Reads a skill -> p map into `values`, or only checks it when `values` is null.
@@ -40,13 +69,33 @@ bool GetSkillValues(ByteReader& in, std::vector<std::pair<std::string, double>>*
   return true;
 }
 
-// The entry for `skill` in a vector sorted by skill, inserted with `initial` when missing.
-double& SkillValue(std::vector<std::pair<std::string, double>>& values, std::string_view skill,
-                   double initial) {
+// Reads a skill -> p map into `values` (names interned, in the stored order).
+bool GetSkillValues(ByteReader& in, SkillProbabilities& values) {
+  uint64_t n = 0;
+  if (!in.Count(n, 12)) return false;
+  values.resize(n);
+  for (SkillProbability& value : values) {
+    std::string_view skill;
+    if (!in.String(skill) || !in.Double(value.p)) return false;
+    value.skill = SkillIds::Intern(skill);
+  }
+  return true;
+}
+
+// The entry for `skill` in a set kept in name order, inserted with `initial` when missing. The
+// sets are small (a learner's skills, a window's): a scan of ids, names compared only to insert.
+double& SkillValue(SkillProbabilities& values, SkillId skill, double initial) {
+  for (SkillProbability& value : values) {
+    if (value.skill == skill) return value.p;
+  }
   auto it = std::lower_bound(values.begin(), values.end(), skill,
-                             [](const auto& entry, std::string_view s) { return entry.first < s; });
-  if (it == values.end() || it->first != skill) it = values.emplace(it, std::string(skill), initial);
-  return it->second;
+                             [](const SkillProbability& value, SkillId s) {
+                               return SkillIds::NameLess(value.skill, s);
+                             });
+  it = values.insert(it, SkillProbability{});
+  it->skill = skill;
+  it->p = initial;
+  return it->p;
 }
 
 }  // namespace
@@ -79,7 +128,7 @@ Status LearnerWindowState::Decode(std::string_view bytes) {
   course_id.assign(course);
   minutes.resize(n);
   for (uint32_t& m : minutes) in.U32(m);
-  if (!GetSkillValues(in, &mastery) || !in.Count(n, 8)) return Corrupt("learner window");
+  if (!GetSkillValues(in, mastery) || !in.Count(n, 8)) return Corrupt("learner window");
   seen_event_ids.resize(n);
   for (uint64_t& id : seen_event_ids) in.U64(id);
   if (!in.done()) return Corrupt("learner window");
@@ -176,7 +225,7 @@ Status LearnerState::Decode(std::string_view bytes) {
   if (!in.Byte(version) ||
       (version != kLearnerStateVersion && version != kLearnerStateVersionWithoutLatest) ||
       !in.I64(last_activity) ||
-      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, &bkt) || !in.Count(n, 16)) {
+      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, bkt) || !in.Count(n, 16)) {
     return Corrupt("learner");
   }
   last_cohort_id.assign(cohort);
@@ -262,9 +311,10 @@ double LearnerSignalsOperator::BktUpdate(double p, bool correct) const {
 
 void LearnerSignalsOperator::Observe(std::string_view skill, bool correct, LearnerState& learner,
                                      LearnerWindowState& state) const {
-  double& p = SkillValue(learner.bkt, skill, params_.p_init);
+  const SkillId id = SkillIds::Intern(skill);
+  double& p = SkillValue(learner.bkt, id, params_.p_init);
   p = BktUpdate(p, correct);
-  SkillValue(state.mastery, skill, 0.0) = p;
+  SkillValue(state.mastery, id, 0.0) = p;
 }
 
 void LearnerSignalsOperator::AddSessionTime(TimestampMs t, LearnerState& learner) const {
@@ -321,8 +371,8 @@ void LearnerSignalsOperator::MakeRecord(std::string_view cohort_id, TimeWindow w
   out.sessions = sessions;
   out.mastery.resize(state.mastery.size());
   for (size_t i = 0; i < state.mastery.size(); ++i) {
-    out.mastery[i].first.assign(state.mastery[i].first);
-    out.mastery[i].second = state.mastery[i].second;
+    out.mastery[i].first.assign(SkillIds::Name(state.mastery[i].skill));
+    out.mastery[i].second = state.mastery[i].p;
   }
 }
 
@@ -377,23 +427,15 @@ void LearnerSignalsOperator::AppendLearnerRecord(std::string_view learner_id,
 }
 
 std::optional<double> MeanOf(const std::vector<std::pair<std::string, double>>& values) {
-  if (values.empty()) return std::nullopt;
-  double sum = 0;
-  for (const auto& [skill, p] : values) sum += p;
-  return sum / static_cast<double>(values.size());
+  return MeanOfValues(values);
 }
+std::optional<double> MeanOf(const SkillProbabilities& values) { return MeanOfValues(values); }
 
 void AppendSkillMap(const std::vector<std::pair<std::string, double>>& values, std::string& out) {
-  out += '{';
-  bool first = true;
-  for (const auto& [skill, p] : values) {
-    if (!first) out += ',';
-    first = false;
-    AppendJsonString(out, skill);
-    out += ':';
-    AppendJsonDouble(out, p);
-  }
-  out += '}';
+  AppendSkillValues(values, out);
+}
+void AppendSkillMap(const SkillProbabilities& values, std::string& out) {
+  AppendSkillValues(values, out);
 }
 
 void LearnerSignalsOperator::AppendInactiveRecord(std::string_view learner_id,

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/skill_ids.h"
 #include "core/status.h"
 #include "operators/windows.h"
 
@@ -52,6 +53,20 @@ struct SignalParams {
 
 inline constexpr TimestampMs kNoTime = std::numeric_limits<TimestampMs>::min();
 
+// A skill's probability: one of a learner's BKT estimates or of a window's mastery map. A set
+// of them is kept in byte order of the skill names, the order of a record's mastery map, and
+// is persisted with the names (ids are the process's own, see core/skill_ids.h).
+struct SkillProbability {
+  SkillId skill = 0;
+  double p = 0;
+
+  SkillProbability() = default;
+  SkillProbability(std::string_view name, double probability)
+      : skill(SkillIds::Intern(name)), p(probability) {}
+  bool operator==(const SkillProbability&) const = default;
+};
+using SkillProbabilities = std::vector<SkillProbability>;
+
 struct LearnerWindowState {
   std::string course_id;  // of the first counted event that has one
   uint64_t events = 0;
@@ -60,7 +75,7 @@ struct LearnerWindowState {
   uint64_t correct = 0;
   uint64_t help_requests = 0;
   std::vector<uint32_t> minutes;                        // sorted, minutes since the window start
-  std::vector<std::pair<std::string, double>> mastery;  // skill -> p, sorted by skill
+  SkillProbabilities mastery;
   std::vector<uint64_t> seen_event_ids;                 // sorted StableHash64 of counted ids
 
   void Encode(std::string& out) const;
@@ -99,7 +114,7 @@ struct LearnerState {
   TimestampMs last_activity = kNoTime;  // largest time of a counted event
   std::string last_cohort_id;           // cohort of the event that set last_activity
   bool inactivity_reported = false;
-  std::vector<std::pair<std::string, double>> bkt;  // skill -> p, sorted by skill
+  SkillProbabilities bkt;
   std::vector<SessionSpan> sessions;                // sorted, never within session_gap of each other
   std::vector<PendingAttempt> pending;
   // The learner's latest emitted learner_window record, for the query API, in its persisted
@@ -127,8 +142,10 @@ struct LearnerWindowSummary {
 void AppendWindowBounds(TimeWindow window, std::string& out);
 // The mean of the p of `values`; nullopt when empty.
 std::optional<double> MeanOf(const std::vector<std::pair<std::string, double>>& values);
+std::optional<double> MeanOf(const SkillProbabilities& values);
 // Appends a skill -> p map as a JSON object (`{"skill-1":0.42,...}`), in the vector's order.
 void AppendSkillMap(const std::vector<std::pair<std::string, double>>& values, std::string& out);
+void AppendSkillMap(const SkillProbabilities& values, std::string& out);
 
 class LearnerSignalsOperator {
  public:

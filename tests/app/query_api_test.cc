@@ -291,7 +291,7 @@ TEST_F(QueryApiTest, ConcurrentClientsWhileTheStateChangesAllGetConsistentAnswer
   std::thread writer([&] {
     LearnerState s = Ada();
     for (int i = 0; !stop.load(); ++i) {
-      s.bkt[0].second = (i % 2 == 0) ? 0.5 : 0.25;
+      s.bkt[0].p = (i % 2 == 0) ? 0.5 : 0.25;
       PutLearner(0, "ada", s);
     }
   });

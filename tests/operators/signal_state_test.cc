@@ -101,5 +101,40 @@ TEST(SignalStateTest, CohortStateRoundTripsAndVersionOneHasNoLatestSummary) {
   EXPECT_EQ(old.latest.active_learners, 0);  // unknown: the query API answers null
 }
 
+// BKT estimates and window mastery are kept by interned skill id, but in byte order of the
+// names whatever order the skills come in, and persisted (and recorded) by name.
+TEST(SignalStateTest, SkillMapsKeepNameOrderAndPersistNames) {
+  const LearnerSignalsOperator op{SignalParams{}};
+  LearnerState learner;
+  LearnerWindowState window;
+  const std::vector<std::string> skills = {"skill-order-test/b", "skill-order-test/c",
+                                           "skill-order-test/a", "skill-order-test/b",
+                                           "skill-order-test/a0", "skill-order-test/"};
+  for (const std::string& skill : skills) op.Observe(skill, /*correct=*/true, learner, window);
+  const std::vector<std::string> sorted = {"skill-order-test/", "skill-order-test/a",
+                                           "skill-order-test/a0", "skill-order-test/b",
+                                           "skill-order-test/c"};
+  ASSERT_EQ(learner.bkt.size(), sorted.size());
+  ASSERT_EQ(window.mastery.size(), sorted.size());
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    EXPECT_EQ(SkillIds::Name(learner.bkt[i].skill), sorted[i]);
+    EXPECT_EQ(learner.bkt[i], window.mastery[i]);  // the window holds the learner's latest p
+  }
+  // "b" was observed twice: one more update than the others.
+  EXPECT_DOUBLE_EQ(learner.bkt[3].p, op.BktUpdate(op.BktUpdate(SignalParams{}.p_init, true), true));
+  EXPECT_DOUBLE_EQ(learner.bkt[2].p, op.BktUpdate(SignalParams{}.p_init, true));
+
+  std::string bytes;
+  window.Encode(bytes);
+  EXPECT_NE(bytes.find("skill-order-test/a0"), std::string::npos);
+  LearnerWindowState decoded;
+  ASSERT_OK(decoded.Decode(bytes));
+  EXPECT_EQ(decoded.mastery, window.mastery);
+  LearnerWindowRecord record;
+  op.MakeRecord("c1", TimeWindow{0, 3600000}, decoded, 0, record);
+  ASSERT_EQ(record.mastery.size(), sorted.size());
+  for (size_t i = 0; i < sorted.size(); ++i) EXPECT_EQ(record.mastery[i].first, sorted[i]);
+}
+
 }  // namespace
 }  // namespace learnflow
