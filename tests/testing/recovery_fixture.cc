@@ -202,7 +202,7 @@ void RecoveryFixture::ExpectSameOutputs(const Outputs& got, const Outputs& refer
                                         const std::string& context) {
   for (const auto& [kind, records] : reference) {
     const auto it = got.find(kind);
-    ASSERT_NE(it, got.end()) << kind;
+    ASSERT_NE(it, got.end()) << kind << " could not be read\n" << context;
     EXPECT_TRUE(it->second == records)
         << kind << " records differ from the uninterrupted run (" << it->second.size()
         << " distinct vs " << records.size() << ")\n" << context;
