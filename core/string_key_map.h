@@ -169,9 +169,10 @@ class StringKeyMap {
   static size_t KeyBytes(size_t key_size) {
     return (key_size + alignof(Item) - 1) / alignof(Item) * alignof(Item);
   }
-  // Plain new: tcmalloc serves it from its size classes (aligned new takes a slower path).
-  static_assert(alignof(Item) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
   static Item* NewItem(std::string_view key) {
+    // Plain new: tcmalloc serves it from its size classes (aligned new takes a slower path).
+    // (Asserted here, not in the class: V may be incomplete where the map's type is named.)
+    static_assert(alignof(Item) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
     const size_t key_bytes = KeyBytes(key.size());
     char* block = static_cast<char*>(::operator new(key_bytes + sizeof(Item)));
     if (!key.empty()) std::memcpy(block, key.data(), key.size());

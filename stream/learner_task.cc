@@ -51,7 +51,7 @@ LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
   const TimestampMs wm_before = watermark();
   if (IsLate(event.event_time_ms)) return Outcome::kLate;
   auto& [learner_id, learner_entry] = learners_.FindOrCreateItem(event.learner_id);
-  LearnerState& learner = learner_entry.value;
+  LearnerState& learner = learner_entry.value.state;
   learners_.MarkChanged(learner_entry);
   op_.AddSessionTime(event.event_time_ms, learner);
   if (emitted_bound_ != kNoWatermark) op_.PruneSessions(emitted_bound_, learner);
@@ -67,8 +67,8 @@ LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
     const TimeWindow window = op_.windows().WindowOf(event.event_time_ms);
     key_scratch_.clear();
     AppendLocalWindowKey(key_scratch_, window.end, event.learner_id, event.cohort_id);
-    WindowTable::Entry& entry = windows_.FindOrCreate(key_scratch_);
-    if (!op_.Count(event, window, entry.value)) {
+    WindowTable::Entry& entry = FindOrOpenWindow(learner_entry, key_scratch_);
+    if (!op_.Count(event, window, entry.value.state)) {
       outcome = Outcome::kDuplicate;
     } else {
       outcome = Outcome::kCounted;
@@ -93,11 +93,36 @@ LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
   return outcome;
 }
 
+LearnerTask::WindowTable::Entry& LearnerTask::FindOrOpenWindow(LearnerTable::Entry& learner,
+                                                               std::string_view key) {
+  for (WindowTable::Entry* window = learner.value.windows; window != nullptr;
+       window = window->value.next) {
+    if (*window->key == key) return *window;
+  }
+  WindowTable::Entry& window = windows_.FindOrCreate(key);
+  LF_CHECK(window.value.learner == nullptr, "an open window missing from its learner's list");
+  window.value.learner = &learner;
+  window.value.next = learner.value.windows;
+  learner.value.windows = &window;
+  return window;
+}
+
+void LearnerTask::Unlink(WindowTable::Entry& window) {
+  for (WindowTable::Entry** link = &window.value.learner->value.windows; *link != nullptr;
+       link = &(*link)->value.next) {
+    if (*link == &window) {
+      *link = window.value.next;
+      return;
+    }
+  }
+  LF_CHECK(false, "an open window missing from its learner's list");
+}
+
 void LearnerTask::ApplyAttempt(const CanonicalEvent& event, TimeWindow window,
                                LearnerState& learner, WindowTable::Entry& window_entry) {
-  LearnerSignalsOperator::AddAttempt(event.success, window_entry.value);
+  LearnerSignalsOperator::AddAttempt(event.success, window_entry.value.state);
   if (event.success != Success::kUnknown && !event.skill_id.empty()) {
-    op_.Observe(event.skill_id, event.success == Success::kTrue, learner, window_entry.value);
+    op_.Observe(event.skill_id, event.success == Success::kTrue, learner, window_entry.value.state);
   }
   if (!event.attempt_ref.empty()) {
     LearnerState::PendingAttempt& attempt = learner.pending.emplace_back();
@@ -124,9 +149,9 @@ void LearnerTask::ApplyOutcome(const CanonicalEvent& event, LearnerState& learne
   }
   if (match == nullptr) {
     // The grade is the only evidence of the attempt: it is an attempt of its own window.
-    LearnerSignalsOperator::AddAttempt(event.success, window_entry.value);
+    LearnerSignalsOperator::AddAttempt(event.success, window_entry.value.state);
     if (event.success != Success::kUnknown && !event.skill_id.empty()) {
-      op_.Observe(event.skill_id, event.success == Success::kTrue, learner, window_entry.value);
+      op_.Observe(event.skill_id, event.success == Success::kTrue, learner, window_entry.value.state);
     }
     return;
   }
@@ -136,9 +161,9 @@ void LearnerTask::ApplyOutcome(const CanonicalEvent& event, LearnerState& learne
   AppendLocalWindowKey(join_key_scratch_, match->window_end, event.learner_id, match->cohort_id);
   WindowTable::Entry* target = windows_.Find(join_key_scratch_);
   LF_CHECK(target != nullptr, "the window of a joinable attempt is open");
-  LearnerSignalsOperator::AddOutcome(event.success, target->value);
+  LearnerSignalsOperator::AddOutcome(event.success, target->value.state);
   if (!match->skill_id.empty()) {
-    op_.Observe(match->skill_id, event.success == Success::kTrue, learner, target->value);
+    op_.Observe(match->skill_id, event.success == Success::kTrue, learner, target->value.state);
   }
   windows_.MarkChanged(*target);
 }
@@ -162,7 +187,7 @@ void LearnerTask::FireTimers() {
     const std::string_view learner_id = *timer.learner;
     LearnerTable::Entry* entry = learners_.Find(learner_id);
     LF_CHECK(entry != nullptr, "an inactivity timer without learner state");
-    LearnerState& learner = entry->value;
+    LearnerState& learner = entry->value.state;
     learner.armed_deadline = kNoTime;
     if (learner.inactivity_reported || learner.last_activity == kNoTime) continue;
     const TimestampMs deadline = learner.last_activity + op_.params().inactivity_ms;
@@ -226,13 +251,12 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
   for (const auto it : final_scratch_) {
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
     const TimeWindow window{parts.window_end - windows.size_ms(), parts.window_end};
-    LearnerTable::Entry* learner = learners_.Find(parts.key1);
-    LF_CHECK(learner != nullptr, "a learner window without learner state");
-    const LearnerWindowState& state = it->second.value;
+    LearnerTable::Entry* learner = it->second.value.learner;
+    const LearnerWindowState& state = it->second.value.state;
     LearnerWindowRecord& record = record_scratch_;
     op_.MakeRecord(parts.key2, window, state,
-                   LearnerSignalsOperator::SessionsStartingIn(learner->value, window), record);
-    learner->value.SetLatest(record);  // kept for the query API
+                   LearnerSignalsOperator::SessionsStartingIn(learner->value.state, window), record);
+    learner->value.state.SetLatest(record);  // kept for the query API
     learners_.MarkChanged(*learner);
     const LearnerWindowSummary summary = op_.Summarize(record);
     value_scratch_.clear();
@@ -254,6 +278,7 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
       AppendSummaryRecord(s, summary_scratch_);
       LF_RETURN_IF_ERROR(out.Repartition(parts.key2, summary_scratch_));
     }
+    Unlink(it->second);
     windows_.Erase(it, /*delete_in_store=*/false);  // dropped by range in the checkpoint
     ++emitted;
   }
@@ -274,7 +299,8 @@ void LearnerTask::AfterLoad() {
   final_searched_ = kNoWatermark;  // the table holds other windows now
   timers_.clear();
   for (auto& [learner_id, entry] : learners_.entries()) {
-    LearnerState& learner = entry.value;
+    entry.value.windows = nullptr;
+    LearnerState& learner = entry.value.state;
     learner.armed_deadline = kNoTime;
     if (!learner.inactivity_reported && learner.last_activity != kNoTime) {
       learner.armed_deadline = learner.last_activity + op_.params().inactivity_ms;
@@ -282,6 +308,16 @@ void LearnerTask::AfterLoad() {
     }
   }
   std::make_heap(timers_.begin(), timers_.end(), LaterTimer{});  // linear, not one push each
+  // Each open window into its learner's list (in memory only).
+  WindowKeyParts parts;
+  for (auto& [key, window] : windows_.entries()) {
+    LF_CHECK(ParseLocalWindowKey(key, parts), "malformed window key in cache");
+    LearnerTable::Entry* learner = learners_.Find(parts.key1);
+    LF_CHECK(learner != nullptr, "a learner window without learner state");
+    window.value.learner = learner;
+    window.value.next = learner->value.windows;
+    learner->value.windows = &window;
+  }
 }
 
 void LearnerTask::AfterRestore() {

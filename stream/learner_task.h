@@ -68,10 +68,29 @@ class LearnerTask final : public TaskBase {
   size_t open_windows() const { return windows_.size(); }
 
  private:
-  // Both looked up once per event: hash tables. Final windows are emitted in key order by
-  // sorting them when the watermark passes a window boundary (EmitFinal).
-  using WindowTable = KeyedTable<LearnerWindowState, /*kOrdered=*/false>;
-  using LearnerTable = KeyedTable<LearnerState, /*kOrdered=*/false>;
+  // Hash tables: an event looks its learner up by key and reaches its window from the learner
+  // (a list of the learner's open windows, in memory only); each window points back at its
+  // learner. Final windows are emitted in key order by sorting them when the watermark passes a
+  // window boundary (EmitFinal). The links are rebuilt whenever the tables are loaded or
+  // restored (AfterLoad), and a window leaves its learner's list when it is emitted.
+  struct WindowValue;
+  using WindowTable = KeyedTable<WindowValue, /*kOrdered=*/false>;
+  struct LearnerValue {
+    LearnerState state;
+    WindowTable::Entry* windows = nullptr;  // the learner's open windows (WindowValue::next)
+
+    void Encode(std::string& out) const { state.Encode(out); }
+    Status Decode(std::string_view in) { return state.Decode(in); }
+  };
+  using LearnerTable = KeyedTable<LearnerValue, /*kOrdered=*/false>;
+  struct WindowValue {
+    LearnerWindowState state;
+    LearnerTable::Entry* learner = nullptr;
+    WindowTable::Entry* next = nullptr;  // the learner's next open window
+
+    void Encode(std::string& out) const { state.Encode(out); }
+    Status Decode(std::string_view in) { return state.Decode(in); }
+  };
 
   void EncodePosition(std::string& out) const override;
   Status DecodePosition(std::string_view in) override;
@@ -79,6 +98,10 @@ class LearnerTask final : public TaskBase {
   void AfterRestore() override;
   void BeforeCheckpoint(StateBatch& batch, bool rewrite) override;
 
+  // The learner's open window with local key `key`, opened (and linked) when missing.
+  WindowTable::Entry& FindOrOpenWindow(LearnerTable::Entry& learner, std::string_view key);
+  // Takes a window out of its learner's list (before it is erased).
+  static void Unlink(WindowTable::Entry& window);
   void ApplyAttempt(const CanonicalEvent& event, TimeWindow window, LearnerState& learner,
                     WindowTable::Entry& window_entry);
   void ApplyOutcome(const CanonicalEvent& event, LearnerState& learner,
