@@ -154,6 +154,38 @@ TEST_F(LearnerTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
   EXPECT_NE(out[0].value.find(R"("events":2,)"), std::string::npos) << out[0].value;
 }
 
+// A learner with several open windows at once (two cohorts, two hours, opened out of order):
+// emitting some leaves the others reachable from the learner, and later events land in them,
+// not in new windows.
+TEST_F(LearnerTaskTest, ALearnersOtherOpenWindowsStayReachableWhenSomeAreEmitted) {
+  LearnerTask task(0, op_, options_);
+  auto in = [](std::string_view id, std::string_view cohort, TimestampMs t) {
+    CanonicalEvent e = Event(id, "l", t);
+    e.cohort_id = cohort;
+    return e;
+  };
+  task.Process(in("a1", "A", 61 * kMinute));  // [1h, 2h) of A opens first
+  task.Process(in("b1", "B", 59 * kMinute));  // then [0, 1h) of B and of A, within the grace
+  task.Process(in("a0", "A", 30 * kMinute));
+  task.Process(in("a2", "A", 66 * kMinute));  // the watermark passes [0, 1h) and its grace
+  EXPECT_EQ(task.open_windows(), 3u);
+  std::vector<Emitted> out = Drain(task);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_NE(out[0].value.find(R"("cohort_id":"A")"), std::string::npos) << out[0].value;
+  EXPECT_NE(out[1].value.find(R"("cohort_id":"B")"), std::string::npos) << out[1].value;
+  EXPECT_EQ(task.open_windows(), 1u);
+  task.Process(in("a3", "A", 70 * kMinute));  // the open [1h, 2h) window of cohort A
+  task.Process(in("b2", "B", 80 * kMinute));  // a new one of cohort B
+  EXPECT_EQ(task.open_windows(), 2u);
+  task.Process(Event("closer", "z", 3 * kHour));
+  out = Drain(task);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_NE(out[0].value.find(R"("cohort_id":"A")"), std::string::npos) << out[0].value;
+  EXPECT_NE(out[0].value.find(R"("events":3,)"), std::string::npos) << out[0].value;
+  EXPECT_NE(out[1].value.find(R"("cohort_id":"B")"), std::string::npos) << out[1].value;
+  EXPECT_NE(out[1].value.find(R"("events":1,)"), std::string::npos) << out[1].value;
+}
+
 TEST_F(LearnerTaskTest, FinalWindowsComeInWindowEndLearnerCohortOrder) {
   LearnerTask task(0, op_, options_);
   // Opened in an order unlike the key order: the second hour first, learners and cohorts mixed.
