@@ -52,8 +52,19 @@ void AppendSkillValues(const Values& values, std::string& out) {
   out += '}';
 }
 
-// Reads a skill -> p map into `values`, or only checks it when `values` is null.
-bool GetSkillValues(ByteReader& in, std::vector<std::pair<std::string, double>>* values) {
+void SetSkillValue(std::pair<std::string, double>& value, std::string_view skill, double p) {
+  value.first.assign(skill);
+  value.second = p;
+}
+void SetSkillValue(SkillProbability& value, std::string_view skill, double p) {
+  value.skill = SkillIds::Intern(skill);
+  value.p = p;
+}
+
+// Reads a skill -> p map into `values` (in the stored order), or only checks it when `values`
+// is null.
+template <typename Values>
+bool GetSkillValues(ByteReader& in, Values* values) {
   uint64_t n = 0;
   if (!in.Count(n, 12)) return false;
   if (values != nullptr) values->resize(n);
@@ -61,23 +72,7 @@ bool GetSkillValues(ByteReader& in, std::vector<std::pair<std::string, double>>*
     std::string_view skill;
     double p = 0;
     if (!in.String(skill) || !in.Double(p)) return false;
-    if (values != nullptr) {
-      (*values)[i].first.assign(skill);
-      (*values)[i].second = p;
-    }
-  }
-  return true;
-}
-
-// Reads a skill -> p map into `values` (names interned, in the stored order).
-bool GetSkillValues(ByteReader& in, SkillProbabilities& values) {
-  uint64_t n = 0;
-  if (!in.Count(n, 12)) return false;
-  values.resize(n);
-  for (SkillProbability& value : values) {
-    std::string_view skill;
-    if (!in.String(skill) || !in.Double(value.p)) return false;
-    value.skill = SkillIds::Intern(skill);
+    if (values != nullptr) SetSkillValue((*values)[i], skill, p);
   }
   return true;
 }
@@ -128,7 +123,7 @@ Status LearnerWindowState::Decode(std::string_view bytes) {
   course_id.assign(course);
   minutes.resize(n);
   for (uint32_t& m : minutes) in.U32(m);
-  if (!GetSkillValues(in, mastery) || !in.Count(n, 8)) return Corrupt("learner window");
+  if (!GetSkillValues(in, &mastery) || !in.Count(n, 8)) return Corrupt("learner window");
   seen_event_ids.resize(n);
   for (uint64_t& id : seen_event_ids) in.U64(id);
   if (!in.done()) return Corrupt("learner window");
@@ -225,7 +220,7 @@ Status LearnerState::Decode(std::string_view bytes) {
   if (!in.Byte(version) ||
       (version != kLearnerStateVersion && version != kLearnerStateVersionWithoutLatest) ||
       !in.I64(last_activity) ||
-      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, bkt) || !in.Count(n, 16)) {
+      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, &bkt) || !in.Count(n, 16)) {
     return Corrupt("learner");
   }
   last_cohort_id.assign(cohort);
