@@ -101,10 +101,14 @@ LearnerTask::WindowTable::Entry& LearnerTask::FindOrOpenWindow(LearnerTable::Ent
   }
   WindowTable::Entry& window = windows_.FindOrCreate(key);
   LF_CHECK(window.value.learner == nullptr, "an open window missing from its learner's list");
+  Link(learner, window);
+  return window;
+}
+
+void LearnerTask::Link(LearnerTable::Entry& learner, WindowTable::Entry& window) {
   window.value.learner = &learner;
   window.value.next = learner.value.windows;
   learner.value.windows = &window;
-  return window;
 }
 
 void LearnerTask::Unlink(WindowTable::Entry& window) {
@@ -314,9 +318,7 @@ void LearnerTask::AfterLoad() {
     LF_CHECK(ParseLocalWindowKey(key, parts), "malformed window key in cache");
     LearnerTable::Entry* learner = learners_.Find(parts.key1);
     LF_CHECK(learner != nullptr, "a learner window without learner state");
-    window.value.learner = learner;
-    window.value.next = learner->value.windows;
-    learner->value.windows = &window;
+    Link(*learner, window);
   }
 }
 

@@ -100,7 +100,8 @@ class LearnerTask final : public TaskBase {
 
   // The learner's open window with local key `key`, opened (and linked) when missing.
   WindowTable::Entry& FindOrOpenWindow(LearnerTable::Entry& learner, std::string_view key);
-  // Takes a window out of its learner's list (before it is erased).
+  // Puts a window into its learner's list / takes it out (before it is erased).
+  static void Link(LearnerTable::Entry& learner, WindowTable::Entry& window);
   static void Unlink(WindowTable::Entry& window);
   void ApplyAttempt(const CanonicalEvent& event, TimeWindow window, LearnerState& learner,
                     WindowTable::Entry& window_entry);
