@@ -18,8 +18,9 @@
 //
 // Guarantees, as std::unordered_map's: references to items (and to their `first`) stay valid
 // until the item is erased; iterators stay valid until the next try_emplace (which may rehash,
-// even for a key already present); erasing invalidates only iterators to the erased item. An erased slot is marked deleted
-// (never shifted), so a loop may erase at its iterator and go on with the next one.
+// even for a key already present); erasing invalidates only iterators to the erased item. An
+// erased slot is marked deleted (never shifted), so a loop may erase at its iterator and go on
+// with the next one.
 // V must be default-constructible. Thread-compatible. Allocation failure terminates (as new).
 #pragma once
 
