@@ -637,6 +637,10 @@ Status EndToEnd(const Flags& flags, const std::string& dir, bool run_e2e, bool r
                 static_cast<long long>(flags.segment));
     std::fflush(stdout);
     int segments = 0;
+    // The engine's CPU time and time in commits over the scenario, for the note.
+    const double cpu_before = ReadProcMemory(engine.pid()).cpu_s;
+    std::optional<Exposition> before = Metrics(port);
+    if (!before.has_value()) return UnavailableError("/metrics did not answer");
     while (total < flags.events) {
       engine.Signal(SIGSTOP);
       LF_ASSIGN_OR_RETURN(int64_t n, producer->Send(std::min(flags.segment, flags.events - total)));
@@ -660,13 +664,17 @@ Status EndToEnd(const Flags& flags, const std::string& dir, bool run_e2e, bool r
                 fmt::format("plain consumer {}/s", Number(plain_rate)), "", std::nullopt});
     report.Add({"e2e", "engine / plain consumer", ratio, "ratio", "", ">= 0.7", ratio >= 0.7});
     const ProcMemory mem = ReadProcMemory(engine.pid());
+    std::optional<Exposition> after = Metrics(port);
+    if (!after.has_value()) return UnavailableError("/metrics did not answer");
+    const std::string_view commit_s = "learnflow_commit_duration_seconds_sum";
     report.Note(
         "e2e",
         fmt::format("{} events ({:.0f} bytes each on average, {} distinct learners) in "
-                    "{} segments; engine {:.2f} s, plain consumer {:.2f} s; engine "
-                    "VmHWM {:.0f} MiB",
+                    "{} segments; engine {:.2f} s (CPU {:.2f} s, in commits {:.2f} s), plain "
+                    "consumer {:.2f} s; engine VmHWM {:.0f} MiB",
                     total, static_cast<double>(producer->bytes()) / static_cast<double>(total),
-                    producer->distinct_learners(), segments, engine_s, plain_s,
+                    producer->distinct_learners(), segments, engine_s, mem.cpu_s - cpu_before,
+                    after->Sum(commit_s) - before->Sum(commit_s), plain_s,
                     static_cast<double>(mem.hwm_kib) / 1024.0));
   }
 

@@ -344,18 +344,26 @@ Status Engine::Commit() {
 
 Status Engine::CommitCycle() {
   last_commit_ms_ = clock_.NowMs();
-  LF_RETURN_IF_ERROR(learners_.WriteChangelogs(sink_));
-  if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->WriteChangelogs(sink_));
+  // Exactly-once: the records that close the commit in the changelogs ("P") go with the rest
+  // of the transaction. At-least-once: only once everything before them is acknowledged. A
+  // restore trusts them, so they must never be durable while an output, a repartitioned record
+  // or a changelog record of their commit is not: a crash in between would skip it.
+  const bool transactional = sink_.transactional();
+  LF_RETURN_IF_ERROR(learners_.WriteChangelogs(sink_, transactional));
+  if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->WriteChangelogs(sink_, transactional));
   learners_.CollectOffsets(offsets_);
   cohort_offsets_.clear();
   if (cohorts_ != nullptr) cohorts_->CollectOffsets(cohort_offsets_);
-  if (sink_.transactional()) {
+  if (transactional) {
     // Outputs, changelog records and input positions become visible together, or not at all.
     LF_RETURN_IF_ERROR(WaitWhileUnavailable("to commit the transaction", [this] {
       return sink_.CommitTransaction(offsets_, options_.flush_timeout_ms);
     }));
   } else {
     LF_RETURN_IF_ERROR(FlushOutputs());
+    LF_RETURN_IF_ERROR(learners_.WritePositions(sink_));
+    if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->WritePositions(sink_));
+    if (sink_.InFlight() > 0) LF_RETURN_IF_ERROR(FlushOutputs());
   }
   // Crash points count only commits that carry work (input consumed since the last one).
   const uint64_t consumed = counters_.consumed.load(std::memory_order_relaxed);

@@ -168,19 +168,32 @@ Status Stage<Task>::Resume() {
 }
 
 template <typename Task>
-Status Stage<Task>::WriteChangelogs(Sink& sink) {
+Status Stage<Task>::WriteChangelogs(Sink& sink, bool with_positions) {
   wrote_changelog_.clear();
   if (changelog_ == nullptr) return Status::Ok();
   for (auto& [partition, task] : tasks_) {
     if (restoring(partition)) continue;
-    const int32_t p = partition;
     LF_ASSIGN_OR_RETURN(const bool wrote,
-                        task->WriteChangelog([&](std::string_view key, const std::string_view* value) {
-                          return sink.SendTo(options_.changelog_topic, p, key, value);
-                        }));
+                        task->WriteChangelog(ChangelogSender(sink, partition), with_positions));
     if (wrote) wrote_changelog_.push_back(partition);
   }
   return Status::Ok();
+}
+
+template <typename Task>
+Status Stage<Task>::WritePositions(Sink& sink) {
+  for (const int32_t partition : wrote_changelog_) {
+    auto it = tasks_.find(partition);
+    if (it != tasks_.end()) LF_RETURN_IF_ERROR(it->second->WritePosition(ChangelogSender(sink, partition)));
+  }
+  return Status::Ok();
+}
+
+template <typename Task>
+ChangelogFn Stage<Task>::ChangelogSender(Sink& sink, int32_t partition) const {
+  return [this, &sink, partition](std::string_view key, const std::string_view* value) {
+    return sink.SendTo(options_.changelog_topic, partition, key, value);
+  };
 }
 
 template <typename Task>

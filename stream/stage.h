@@ -27,6 +27,7 @@
 #include "state/state_store.h"
 #include "stream/counters.h"
 #include "stream/io.h"
+#include "stream/keyed_table.h"
 #include "stream/state_queries.h"
 
 namespace learnflow {
@@ -84,7 +85,10 @@ class Stage final : public AssignmentListener {
 
   // Commit cycle, in this order: WriteChangelogs (before the flush), CollectOffsets,
   // Checkpoint (into the one batch of the commit), CommitGroup (after the state write).
-  Status WriteChangelogs(Sink& sink);
+  // WriteChangelogs without `with_positions` leaves the records that close the commit to
+  // WritePositions (after a flush).
+  Status WriteChangelogs(Sink& sink, bool with_positions = true);
+  Status WritePositions(Sink& sink);
   void CollectOffsets(std::vector<PartitionOffset>& offsets) const;
   void Checkpoint(StateBatch& batch, const Sink& sink);
   void CommitGroup(std::span<const PartitionOffset> offsets);
@@ -100,6 +104,8 @@ class Stage final : public AssignmentListener {
   StatusOr<std::vector<std::unique_ptr<Task>>> LoadTasks(std::span<const int32_t> partitions);
   const std::vector<int32_t>& ActivePartitions();
   void UpdateCounters();
+  // Sends a task's changelog records to its partition of the changelog topic.
+  ChangelogFn ChangelogSender(Sink& sink, int32_t partition) const;
 
   StageOptions options_;
   Source& source_;

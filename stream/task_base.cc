@@ -30,20 +30,28 @@ Status TaskBase::Load(const StateStore& store) {
   return Status::Ok();
 }
 
-StatusOr<bool> TaskBase::WriteChangelog(const ChangelogFn& send) {
+StatusOr<bool> TaskBase::WriteChangelog(const ChangelogFn& send, bool with_position) {
   bool changed = next_offset_ != logged_offset_;
   for (TableBase* table : tables_) {
     LF_ASSIGN_OR_RETURN(const bool sent, table->WriteChangelog(send));
     changed = changed || sent;
   }
   if (!changed) return false;
+  position_due_ = true;
+  if (with_position) LF_RETURN_IF_ERROR(WritePosition(send));
+  return true;
+}
+
+Status TaskBase::WritePosition(const ChangelogFn& send) {
+  if (!position_due_) return Status::Ok();
   scratch_.clear();
   AppendBigEndian64(scratch_, static_cast<uint64_t>(next_offset_));
   EncodePosition(scratch_);
   const std::string_view position(scratch_);
   LF_RETURN_IF_ERROR(send("P", &position));
   logged_offset_ = next_offset_;
-  return true;
+  position_due_ = false;
+  return Status::Ok();
 }
 
 Status TaskBase::ApplyChangelog(int64_t offset, std::string_view key, const std::string_view* value) {

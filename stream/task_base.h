@@ -64,9 +64,13 @@ class TaskBase {
   // Marks `offset` consumed: the checkpoint will resume after it.
   void Consumed(int64_t offset) { next_offset_ = offset + 1; }
 
-  // Sends this commit's changes to the changelog. Sends nothing when nothing changed since the
-  // last commit. Returns whether anything was sent.
-  StatusOr<bool> WriteChangelog(const ChangelogFn& send);
+  // Sends this commit's changes to the changelog, then (`with_position`) the position record
+  // that closes the commit. Sends nothing when nothing changed since the last commit. Returns
+  // whether anything was sent. Without `with_position` the position record is due: the caller
+  // sends it with WritePosition() once everything sent before it is acknowledged.
+  StatusOr<bool> WriteChangelog(const ChangelogFn& send, bool with_position = true);
+  // Sends the position record a WriteChangelog() without it left due (nothing otherwise).
+  Status WritePosition(const ChangelogFn& send);
   // Restore: applies one changelog record (in log order). Corrupt records are errors.
   Status ApplyChangelog(int64_t offset, std::string_view key, const std::string_view* value);
   // Restore reached the end of the changelog: an incomplete trailing commit is not applied, and
@@ -107,6 +111,7 @@ class TaskBase {
   int64_t changelog_next_ = 0;
   // Position last written to the changelog; a "P" record is due when next_offset_ moves.
   int64_t logged_offset_ = kOffsetFromGroup;
+  bool position_due_ = false;
   bool full_rewrite_ = false;
   std::string scratch_;
 };

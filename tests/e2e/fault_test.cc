@@ -182,6 +182,39 @@ TEST_F(FaultTest, OneBrokerDownThenUpIsWaitedOutNotReadyMeanwhile) {
   FinishAndCompare(engine);
 }
 
+// At-least-once: a commit's position records ("P") in the changelogs say which input its state
+// covers, and a restore trusts them. So they must not become durable before every output of the
+// commit is: here every output partition is led by broker 2 and everything else by broker 1, and
+// broker 2 goes down. The engine's commit waits for its outputs (not ready meanwhile) and is
+// killed there; the restart must emit those outputs again, not restore past them.
+TEST_F(FaultTest, SigkillWhileTheOutputsBrokerIsDownLosesNothing) {
+  WriteConfig(dir_.path(), "fault", "at_least_once");  // creates the group's topics
+  std::vector<std::pair<std::string, int>> elsewhere = {{testing::kRecoveryInput, kPartitions}};
+  for (const std::string& topic : InternalTopics("fault")) elsewhere.emplace_back(topic, kPartitions);
+  for (const auto& [topic, partitions] : elsewhere) {
+    for (int p = 0; p < partitions; ++p) ASSERT_OK(broker().SetPartitionLeader(topic, p, 1));
+  }
+  for (const char* suffix : {testing::kSignals, testing::kCohorts, testing::kAlerts, ".dead"}) {
+    for (int p = 0; p < 3; ++p) ASSERT_OK(broker().SetPartitionLeader(std::string("fault") + suffix, p, 2));
+  }
+  ASSERT_OK(broker().SetCoordinator("group", "fault", 1));
+  ASSERT_OK(broker().SetCoordinator("group", "fault-cohorts", 1));
+  {
+    EngineProcess engine = StartEngine("at_least_once");
+    AwaitWorking(engine);
+    if (HasFatalFailure()) return;
+    ASSERT_OK(broker().SetBrokerDown(2));
+    AwaitReadiness(engine, 503);  // a commit is waiting for its outputs
+    if (HasFatalFailure()) return;
+    engine.child->Signal(SIGKILL);
+    int status = 0;
+    ASSERT_TRUE(engine.child->Wait(30000, status));
+  }
+  ASSERT_OK(broker().SetBrokerUp(2));
+  EngineProcess engine = StartEngine("at_least_once");  // the same state directory
+  FinishAndCompare(engine);
+}
+
 TEST_F(FaultTest, RequestErrorsOnProduceFetchAndCommitAreRetried) {
   ASSERT_OK(broker().SetCoordinator("group", "fault", 1));  // offset commits go to broker 1
   EngineProcess engine = StartEngine("at_least_once");
