@@ -329,25 +329,30 @@ Status Engine::RunOnce() {
   }
   LF_RETURN_IF_ERROR(Backpressure());
   if (clock_.NowMs() - last_commit_ms_ >= options_.commit_interval_ms) {
-    LF_RETURN_IF_ERROR(Commit());
+    LF_RETURN_IF_ERROR(Commit(/*settle=*/false));
   }
   return Status::Ok();
 }
 
-Status Engine::Commit() {
+Status Engine::Commit() { return Commit(/*settle=*/true); }
+
+Status Engine::Commit(bool settle) {
   const auto started = std::chrono::steady_clock::now();
-  Status s = CommitCycle();
+  Status s = CommitCycle(settle);
   counters_.commit_duration.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   return s;
 }
 
-Status Engine::CommitCycle() {
+Status Engine::CommitCycle(bool settle) {
   last_commit_ms_ = clock_.NowMs();
   // Exactly-once: the records that close the commit in the changelogs ("P") go with the rest
   // of the transaction. At-least-once: only once everything before them is acknowledged. A
   // restore trusts them, so they must never be durable while an output, a repartitioned record
-  // or a changelog record of their commit is not: a crash in between would skip it.
+  // or a changelog record of their commit is not: a crash in between would skip it. Unless the
+  // commit is settled, they are not waited for: the local checkpoint points a restore at them
+  // (it holds their commit, and re-reading it changes nothing), and the group positions, which
+  // a restore elsewhere falls back on when the changelog has no "P", wait for the next commit.
   const bool transactional = sink_.transactional();
   LF_RETURN_IF_ERROR(learners_.WriteChangelogs(sink_, transactional));
   if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->WriteChangelogs(sink_, transactional));
@@ -361,9 +366,13 @@ Status Engine::CommitCycle() {
     }));
   } else {
     LF_RETURN_IF_ERROR(FlushOutputs());
+    // That flush covered the previous commit's position records too.
+    if (std::exchange(unsettled_, false)) {
+      CommitGroups(unsettled_offsets_, unsettled_cohort_offsets_);
+    }
     LF_RETURN_IF_ERROR(learners_.WritePositions(sink_));
     if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->WritePositions(sink_));
-    if (sink_.InFlight() > 0) LF_RETURN_IF_ERROR(FlushOutputs());
+    if (settle && sink_.InFlight() > 0) LF_RETURN_IF_ERROR(FlushOutputs());
   }
   // Crash points count only commits that carry work (input consumed since the last one).
   const uint64_t consumed = counters_.consumed.load(std::memory_order_relaxed);
@@ -381,9 +390,18 @@ Status Engine::CommitCycle() {
   // Exactly-once: the input positions went with the transaction. The cohort stage's consumer
   // is another group; its positions are committed here in both modes (the store holds the
   // authoritative ones).
-  if (!sink_.transactional()) {
-    learners_.CommitGroup(offsets_);
-  } else if (!offsets_.empty()) {
+  if (!transactional) {
+    if (settle) {
+      CommitGroups(offsets_, cohort_offsets_);
+    } else {
+      unsettled_offsets_.assign(offsets_.begin(), offsets_.end());
+      unsettled_cohort_offsets_.assign(cohort_offsets_.begin(), cohort_offsets_.end());
+      unsettled_ = true;
+    }
+    MaybeTrimMemory();
+    return Status::Ok();
+  }
+  if (!offsets_.empty()) {
     // The transaction carried the group offsets; the consumer still needs its positions for
     // the lag it reports (librdkafka's consumer_lag_stored).
     if (Status s = learners_.source().StorePositions(offsets_); !s.ok()) {
@@ -393,6 +411,12 @@ Status Engine::CommitCycle() {
   if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets_);
   MaybeTrimMemory();
   return Status::Ok();
+}
+
+void Engine::CommitGroups(std::span<const PartitionOffset> offsets,
+                          std::span<const PartitionOffset> cohort_offsets) {
+  learners_.CommitGroup(offsets);
+  if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets);
 }
 
 void Engine::MaybeTrimMemory() {

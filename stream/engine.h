@@ -116,7 +116,8 @@ class Engine final : private TaskOutput {
   Status Run(const std::atomic<bool>& stop);
   // Final commit and leave the group.
   Status Shutdown();
-  // Runs the commit cycle now.
+  // Runs the commit cycle now and settles it: when it returns, the changelogs' position records
+  // are acknowledged and the consumer groups have the positions (a revocation, a shutdown).
   Status Commit();
 
   const EngineCounters& counters() const { return counters_; }
@@ -134,7 +135,12 @@ class Engine final : private TaskOutput {
   Status PollCohortStage();
   Status EmitFinal(TimestampMs now_ms);
   Status Backpressure();
-  Status CommitCycle();
+  // The periodic commit does not wait for its changelog position records (`settle` false): the
+  // next commit's first flush covers them, and only then are its group positions committed.
+  Status Commit(bool settle);
+  Status CommitCycle(bool settle);
+  void CommitGroups(std::span<const PartitionOffset> offsets,
+                    std::span<const PartitionOffset> cohort_offsets);
   void MaybeTrimMemory();
   Status FlushOutputs();
   // Calls `attempt` until it returns anything but Unavailable, marking the brokers unreachable
@@ -181,6 +187,10 @@ class Engine final : private TaskOutput {
   StateBatch state_batch_;
   std::vector<PartitionOffset> offsets_;
   std::vector<PartitionOffset> cohort_offsets_;
+  // At-least-once: the positions of the last commit, when it was not settled (see Commit(bool)).
+  std::vector<PartitionOffset> unsettled_offsets_;
+  std::vector<PartitionOffset> unsettled_cohort_offsets_;
+  bool unsettled_ = false;
 };
 
 }  // namespace learnflow

@@ -54,6 +54,7 @@ class TableBase {
   virtual StatusOr<bool> WriteChangelog(const ChangelogFn& send) = 0;
   virtual void Checkpoint(StateBatch& batch, bool rewrite) = 0;
   virtual void Stage(std::string_view local_key, const std::string_view* value) = 0;
+  virtual bool HasStaged() const = 0;
   virtual Status ApplyStaged() = 0;
   virtual void FinishRestore() = 0;
 };
@@ -232,6 +233,7 @@ class KeyedTable final : public TableBase {
     staged.tombstone = value == nullptr;
     if (value != nullptr) staged.decoded = staged.value.Decode(*value);
   }
+  bool HasStaged() const override { return !staged_.empty(); }
   // The commit's position record was read: its staged records take effect.
   Status ApplyStaged() override {
     for (Staged& record : staged_) {

@@ -212,9 +212,13 @@ void Stage<Task>::Checkpoint(StateBatch& batch, const Sink& sink) {
   for (auto& [partition, task] : tasks_) {
     // A restoring task holds part of a replay: its local checkpoint stays as it was.
     if (restoring(partition)) continue;
+    // After the records of this commit: after its "P" once that is acknowledged, else at it
+    // (an unsettled commit's "P" is still on its way and lands right after them, or never). A
+    // restore from there reads at most that "P", which changes nothing.
     int64_t changelog_next = -1;
     if (std::find(wrote_changelog_.begin(), wrote_changelog_.end(), partition) != wrote_changelog_.end()) {
-      changelog_next = sink.LastDeliveredOffset(options_.changelog_topic, partition) + 1;
+      const int64_t delivered = sink.LastDeliveredOffset(options_.changelog_topic, partition);
+      if (delivered >= 0) changelog_next = delivered + 1;
     }
     task->Checkpoint(batch, changelog_next);
   }
@@ -227,8 +231,13 @@ void Stage<Task>::PublishQueryable() {
 
 template <typename Task>
 void Stage<Task>::CommitGroup(std::span<const PartitionOffset> offsets) {
-  if (offsets.empty()) return;
-  const Status s = source_.Commit(offsets);
+  // Only partitions still owned (positions of an earlier commit may name lost ones).
+  owned_offsets_.clear();
+  for (const PartitionOffset& po : offsets) {
+    if (tasks_.contains(po.partition)) owned_offsets_.push_back(po);
+  }
+  if (owned_offsets_.empty()) return;
+  const Status s = source_.Commit(owned_offsets_);
   // The checkpoint is in the store; a failed group commit only delays lag reporting.
   if (!s.ok()) {
     spdlog::warn("consumer group commit of {} failed (state is checkpointed): {}", options_.topic,

@@ -114,6 +114,7 @@ class Stage final : public AssignmentListener {
   TaskFactory factory_;
   CommitFn commit_;
   EngineCounters& counters_;
+  std::vector<PartitionOffset> owned_offsets_;  // CommitGroup's scratch
   std::map<int32_t, std::unique_ptr<Task>> tasks_;
   std::set<int32_t> restoring_;
   bool paused_ = false;

@@ -61,12 +61,18 @@ Status TaskBase::ApplyChangelog(int64_t offset, std::string_view key, const std:
   };
   if (key == "P") {
     if (value == nullptr || value->size() < 8) return corrupt();
-    for (TableBase* table : tables_) LF_RETURN_IF_ERROR(table->ApplyStaged());
+    // A "P" alone is the one that closes the local checkpoint's own commit (see Checkpoint):
+    // the tables already hold it, and only a changed table needs the local state rewritten.
+    bool staged = false;
+    for (TableBase* table : tables_) {
+      staged = staged || table->HasStaged();
+      LF_RETURN_IF_ERROR(table->ApplyStaged());
+    }
     next_offset_ = static_cast<int64_t>(ReadBigEndian64(*value));
     if (!DecodePosition(value->substr(8)).ok()) return corrupt();
     logged_offset_ = next_offset_;
     changelog_next_ = offset + 1;
-    full_rewrite_ = true;
+    if (staged) full_rewrite_ = true;
     return Status::Ok();
   }
   if (key.empty()) return corrupt();

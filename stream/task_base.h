@@ -77,8 +77,9 @@ class TaskBase {
   // the next WriteChangelog() overrides its keys. The next Checkpoint() rewrites the partition's
   // local state if the restore changed it.
   void FinishRestore();
-  // Adds changed state, the position and `changelog_next` (the changelog offset after this
-  // commit's records; -1 keeps the previous one) to `batch`.
+  // Adds changed state, the position and `changelog_next` (where a restore onto this state
+  // starts: after this commit's records, or at its "P" while that is unacknowledged; -1 keeps
+  // the previous one) to `batch`.
   void Checkpoint(StateBatch& batch, int64_t changelog_next = -1);
 
   int32_t partition() const { return partition_; }

@@ -154,6 +154,76 @@ TEST_F(LearnerTaskTest, CheckpointRestoresOpenWindowsPositionAndWatermark) {
   EXPECT_NE(out[0].value.find(R"("events":2,)"), std::string::npos) << out[0].value;
 }
 
+// An unsettled commit: its changes go to the changelog first and its closing "P" only when asked
+// (after the engine's flush); its local checkpoint points a restore at that "P". A restart
+// restoring from there reads the "P" alone: the state and position stay those of the checkpoint
+// and nothing needs rewriting. Records of a later commit after it do need the rewrite.
+TEST_F(LearnerTaskTest, ARestoreFromTheCheckpointsOwnPositionRecordChangesNothing) {
+  struct LogRecord {
+    std::string key;
+    std::string value;
+  };
+  std::vector<LogRecord> log;
+  const ChangelogFn append = [&](std::string_view key, const std::string_view* value) {
+    log.push_back({std::string(key), value ? std::string(*value) : std::string()});
+    return Status::Ok();
+  };
+  testing::TempDir dir;
+  StatusOr<std::unique_ptr<StateStore>> store = StateStore::Open({.dir = dir.path(), .memory_mb = 16});
+  ASSERT_OK(store.status());
+  LearnerTask original(2, op_, options_);
+  ASSERT_OK(original.Load(**store));
+  original.Process(Event("a", "l1", 10 * kMinute));
+  original.Process(Event("b", "l2", 20 * kMinute));
+  original.Consumed(1);
+  StatusOr<bool> wrote = original.WriteChangelog(append, /*with_position=*/false);
+  ASSERT_OK(wrote.status());
+  EXPECT_TRUE(*wrote);
+  ASSERT_FALSE(log.empty());
+  EXPECT_NE(log.back().key, "P") << "the position record waits";
+  const auto position_at = static_cast<int64_t>(log.size());
+  {
+    StateBatch batch(**store);
+    original.Checkpoint(batch, position_at);  // at the "P", as an unsettled commit does
+    ASSERT_OK((*store)->Write(batch));
+  }
+  ASSERT_OK(original.WritePosition(append));
+  ASSERT_EQ(log.size(), static_cast<size_t>(position_at) + 1);
+  EXPECT_EQ(log.back().key, "P");
+  ASSERT_OK(original.WritePosition(append));
+  EXPECT_EQ(log.size(), static_cast<size_t>(position_at) + 1) << "sent once";
+
+  LearnerTask restarted(2, op_, options_);
+  ASSERT_OK(restarted.Load(**store));
+  EXPECT_EQ(restarted.changelog_next(), position_at);
+  const std::string_view p(log.back().value);
+  ASSERT_OK(restarted.ApplyChangelog(position_at, "P", &p));
+  restarted.FinishRestore();
+  EXPECT_EQ(restarted.next_offset(), 2);
+  EXPECT_EQ(restarted.changelog_next(), position_at + 1);
+  EXPECT_EQ(restarted.open_windows(), 2u);
+  StateBatch batch(**store);
+  restarted.Checkpoint(batch);
+  EXPECT_EQ(batch.Count(), 1u) << "the position only, no rewrite of the partition";
+
+  // A later commit's records before a "P" are applied, and then the state is rewritten.
+  original.Process(Event("c", "l3", 30 * kMinute));
+  original.Consumed(2);
+  const size_t later = log.size();
+  ASSERT_OK(original.WriteChangelog(append).status());
+  LearnerTask behind(2, op_, options_);
+  ASSERT_OK(behind.Load(**store));
+  for (size_t i = later; i < log.size(); ++i) {
+    const std::string_view value(log[i].value);
+    ASSERT_OK(behind.ApplyChangelog(static_cast<int64_t>(i), log[i].key, &value));
+  }
+  behind.FinishRestore();
+  EXPECT_EQ(behind.open_windows(), 3u);
+  StateBatch rewrite(**store);
+  behind.Checkpoint(rewrite);
+  EXPECT_GT(rewrite.Count(), 4u) << "the range delete and every entry";
+}
+
 // A learner with several open windows at once (two cohorts, two hours, opened out of order):
 // emitting some leaves the others reachable from the learner, and later events land in them,
 // not in new windows.
