@@ -390,25 +390,22 @@ Status Engine::CommitCycle(bool settle) {
   // Exactly-once: the input positions went with the transaction. The cohort stage's consumer
   // is another group; its positions are committed here in both modes (the store holds the
   // authoritative ones).
-  if (!transactional) {
-    if (settle) {
-      CommitGroups(offsets_, cohort_offsets_);
-    } else {
-      unsettled_offsets_.assign(offsets_.begin(), offsets_.end());
-      unsettled_cohort_offsets_.assign(cohort_offsets_.begin(), cohort_offsets_.end());
-      unsettled_ = true;
+  if (!transactional && settle) {
+    CommitGroups(offsets_, cohort_offsets_);
+  } else if (!transactional) {
+    unsettled_offsets_.assign(offsets_.begin(), offsets_.end());
+    unsettled_cohort_offsets_.assign(cohort_offsets_.begin(), cohort_offsets_.end());
+    unsettled_ = true;
+  } else {
+    if (!offsets_.empty()) {
+      // The transaction carried the group offsets; the consumer still needs its positions for
+      // the lag it reports (librdkafka's consumer_lag_stored).
+      if (Status s = learners_.source().StorePositions(offsets_); !s.ok()) {
+        spdlog::debug("storing consumer positions for lag monitoring: {}", s.message());
+      }
     }
-    MaybeTrimMemory();
-    return Status::Ok();
+    if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets_);
   }
-  if (!offsets_.empty()) {
-    // The transaction carried the group offsets; the consumer still needs its positions for
-    // the lag it reports (librdkafka's consumer_lag_stored).
-    if (Status s = learners_.source().StorePositions(offsets_); !s.ok()) {
-      spdlog::debug("storing consumer positions for lag monitoring: {}", s.message());
-    }
-  }
-  if (cohorts_ != nullptr) cohorts_->CommitGroup(cohort_offsets_);
   MaybeTrimMemory();
   return Status::Ok();
 }

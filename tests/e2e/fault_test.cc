@@ -150,6 +150,21 @@ class FaultTest : public testing::RecoveryFixture {
               << ", records read after the faults (with repeats): " << total << "\n";
   }
 
+  // The input topic and the internal topics of `group`, with their partition counts.
+  static std::vector<std::pair<std::string, int>> InputAndInternalTopics(const std::string& group) {
+    std::vector<std::pair<std::string, int>> topics = {{testing::kRecoveryInput, kPartitions}};
+    for (const std::string& topic : InternalTopics(group)) topics.emplace_back(topic, kPartitions);
+    return topics;
+  }
+
+  // Gives partition p of each of `topics` ((name, partitions)) the leader `leader(p)`.
+  void MoveLeaders(const std::vector<std::pair<std::string, int>>& topics,
+                   const std::function<int(int)>& leader) {
+    for (const auto& [topic, partitions] : topics) {
+      for (int p = 0; p < partitions; ++p) ASSERT_OK(broker().SetPartitionLeader(topic, p, leader(p)));
+    }
+  }
+
   testing::Outputs reference_;
   testing::TempDir dir_;
 };
@@ -189,14 +204,11 @@ TEST_F(FaultTest, OneBrokerDownThenUpIsWaitedOutNotReadyMeanwhile) {
 // killed there; the restart must emit those outputs again, not restore past them.
 TEST_F(FaultTest, SigkillWhileTheOutputsBrokerIsDownLosesNothing) {
   WriteConfig(dir_.path(), "fault", "at_least_once");  // creates the group's topics
-  std::vector<std::pair<std::string, int>> elsewhere = {{testing::kRecoveryInput, kPartitions}};
-  for (const std::string& topic : InternalTopics("fault")) elsewhere.emplace_back(topic, kPartitions);
-  for (const auto& [topic, partitions] : elsewhere) {
-    for (int p = 0; p < partitions; ++p) ASSERT_OK(broker().SetPartitionLeader(topic, p, 1));
-  }
-  for (const char* suffix : {testing::kSignals, testing::kCohorts, testing::kAlerts, ".dead"}) {
-    for (int p = 0; p < 3; ++p) ASSERT_OK(broker().SetPartitionLeader(std::string("fault") + suffix, p, 2));
-  }
+  MoveLeaders(InputAndInternalTopics("fault"), [](int) { return 1; });
+  std::vector<std::pair<std::string, int>> outputs = {{"fault.dead", 3}};
+  for (const char* suffix : testing::kOutputs) outputs.emplace_back(std::string("fault") + suffix, 3);
+  MoveLeaders(outputs, [](int) { return 2; });
+  if (HasFatalFailure()) return;
   ASSERT_OK(broker().SetCoordinator("group", "fault", 1));
   ASSERT_OK(broker().SetCoordinator("group", "fault-cohorts", 1));
   {
@@ -239,14 +251,12 @@ TEST_F(FaultTest, LeadersAndTheGroupCoordinatorMoveMidStream) {
   AwaitWorking(engine);
   if (HasFatalFailure()) return;
   // Every partition of the input, the internal topics and the outputs gets a new leader.
-  std::vector<std::pair<std::string, int>> topics = {{testing::kRecoveryInput, kPartitions}};
-  for (const std::string& topic : InternalTopics("fault")) topics.emplace_back(topic, kPartitions);
+  std::vector<std::pair<std::string, int>> topics = InputAndInternalTopics("fault");
   for (const char* suffix : testing::kOutputs) {
     topics.emplace_back(std::string("fault") + suffix, 3);
   }
-  for (const auto& [topic, partitions] : topics) {
-    for (int p = 0; p < partitions; ++p) ASSERT_OK(broker().SetPartitionLeader(topic, p, 1 + (p + 1) % kBrokers));
-  }
+  MoveLeaders(topics, [](int p) { return 1 + (p + 1) % kBrokers; });
+  if (HasFatalFailure()) return;
   ASSERT_OK(broker().SetCoordinator("group", "fault", 3));
   ASSERT_OK(broker().SetCoordinator("group", "fault-cohorts", 2));
   FinishAndCompare(engine);
