@@ -29,6 +29,7 @@
 
 #include "core/event.h"
 #include "core/skill_ids.h"
+#include "core/small_vector.h"
 #include "core/status.h"
 #include "operators/windows.h"
 
@@ -65,7 +66,8 @@ struct SkillProbability {
       : skill(SkillIds::Intern(name)), p(probability) {}
   bool operator==(const SkillProbability&) const = default;
 };
-using SkillProbabilities = std::vector<SkillProbability>;
+// One inline (most windows see one or two skills; a learner's set moves to the heap once).
+using SkillProbabilities = SmallVector<SkillProbability, 1>;
 
 struct LearnerWindowState {
   std::string course_id;  // of the first counted event that has one
@@ -74,9 +76,10 @@ struct LearnerWindowState {
   uint64_t known = 0;  // attempts whose success is known
   uint64_t correct = 0;
   uint64_t help_requests = 0;
-  std::vector<uint32_t> minutes;                        // sorted, minutes since the window start
+  // Each as large as a std::vector, with the first few items inline (core/small_vector.h).
+  SmallVector<uint32_t, 4> minutes;        // sorted, minutes since the window start
   SkillProbabilities mastery;
-  std::vector<uint64_t> seen_event_ids;                 // sorted StableHash64 of counted ids
+  SmallVector<uint64_t, 2> seen_event_ids;  // sorted StableHash64 of counted ids
 
   void Encode(std::string& out) const;
   Status Decode(std::string_view in);
