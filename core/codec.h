@@ -1,5 +1,6 @@
 // Little-endian binary encoding of state values (window aggregates, per-key state, internal
-// topic records): fixed-width integers and doubles, length-prefixed strings.
+// topic records): fixed-width integers and doubles, length-prefixed strings, and varints
+// (LEB128: 7 bits a byte, low first) for counts and lengths, which are mostly small.
 //
 //   std::string out;
 //   PutU64(out, 42); PutString(out, "skill-1"); PutDouble(out, 0.25);
@@ -35,6 +36,22 @@ inline void PutI64(std::string& out, int64_t v) { PutU64(out, static_cast<uint64
 inline void PutDouble(std::string& out, double v) { PutU64(out, std::bit_cast<uint64_t>(v)); }
 inline void PutString(std::string& out, std::string_view s) {
   PutU32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+inline void PutVarint(std::string& out, uint64_t v) {
+  char bytes[10];
+  size_t n = 0;
+  while (v >= 0x80) {
+    bytes[n++] = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  bytes[n++] = static_cast<char>(v);
+  out.append(bytes, n);
+}
+// A string with a varint length.
+inline void PutVarString(std::string& out, std::string_view s) {
+  PutVarint(out, s.size());
   out.append(s);
 }
 
@@ -84,15 +101,48 @@ class ByteReader {
     in_ = rest.in_.substr(n);
     return true;
   }
+  // A varint in its shortest form (no trailing zero byte) of at most 10 bytes whose value fits
+  // 64 bits: each value has one encoding, so decoding and encoding again gives the input back.
+  bool Varint(uint64_t& v) {
+    uint64_t value = 0;
+    for (size_t i = 0; i < in_.size() && i < 10; ++i) {
+      const auto byte = static_cast<uint8_t>(in_[i]);
+      if ((i == 9 && byte > 1) || (i > 0 && byte == 0)) return false;
+      value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+      if ((byte & 0x80) == 0) {
+        v = value;
+        in_.remove_prefix(i + 1);
+        return true;
+      }
+    }
+    return false;
+  }
+  bool VarString(std::string_view& s) {
+    ByteReader rest = *this;
+    uint64_t n = 0;
+    if (!rest.Varint(n) || rest.in_.size() < n) return false;
+    s = rest.in_.substr(0, n);
+    in_ = rest.in_.substr(n);
+    return true;
+  }
   // A count of items of at least `min_item_bytes` each that the rest of the input can hold.
   bool Count(uint64_t& n, size_t min_item_bytes) {
     if (!U64(n)) return false;
-    return n <= in_.size() / (min_item_bytes == 0 ? 1 : min_item_bytes);
+    return Fits(n, min_item_bytes);
+  }
+  // The same, written as a varint.
+  bool VarCount(uint64_t& n, size_t min_item_bytes) {
+    if (!Varint(n)) return false;
+    return Fits(n, min_item_bytes);
   }
   bool done() const { return in_.empty(); }
   std::string_view rest() const { return in_; }
 
  private:
+  bool Fits(uint64_t n, size_t min_item_bytes) const {
+    return n <= in_.size() / (min_item_bytes == 0 ? 1 : min_item_bytes);
+  }
+
   std::string_view in_;
 };
 

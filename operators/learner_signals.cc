@@ -8,12 +8,34 @@
 namespace learnflow {
 namespace {
 
-constexpr uint8_t kWindowStateVersion = 2;
-// 2 adds the latest learner_window record; 1 is still read (without it).
-constexpr uint8_t kLearnerStateVersion = 2;
+// Version 3 writes counts, lengths and counters as varints, a learner's session ends as
+// lengths, and the latest record's skills as positions in the learner's BKT set; versions 2
+// (fixed widths) and 1 (a learner without the latest record) are still read.
+constexpr uint8_t kWindowStateVersion = 3;
+constexpr uint8_t kWindowStateVersionFixed = 2;
+constexpr uint8_t kLearnerStateVersion = 3;
+constexpr uint8_t kLearnerStateVersionFixed = 2;
 constexpr uint8_t kLearnerStateVersionWithoutLatest = 1;
 
 Status Corrupt(std::string_view what) { return InternalError("corrupt " + std::string(what) + " state"); }
+
+// Reads the fields that version 3 writes as varints and older versions with fixed widths.
+class FieldReader {
+ public:
+  FieldReader(ByteReader& in, bool varint) : in_(in), varint_(varint) {}
+
+  bool Number(uint64_t& v) { return varint_ ? in_.Varint(v) : in_.U64(v); }
+  bool Text(std::string_view& s) { return varint_ ? in_.VarString(s) : in_.String(s); }
+  // A count of items of at least `min_item_bytes` each in version 3 (`fixed_item_bytes` before).
+  bool Count(uint64_t& n, size_t min_item_bytes, size_t fixed_item_bytes) {
+    return varint_ ? in_.VarCount(n, min_item_bytes) : in_.Count(n, fixed_item_bytes);
+  }
+  ByteReader& in() { return in_; }
+
+ private:
+  ByteReader& in_;
+  bool varint_;
+};
 
 // A skill map's entry, by name or by id.
 std::string_view SkillName(const std::pair<std::string, double>& value) { return value.first; }
@@ -21,12 +43,11 @@ double SkillP(const std::pair<std::string, double>& value) { return value.second
 std::string_view SkillName(const SkillProbability& value) { return SkillIds::Name(value.skill); }
 double SkillP(const SkillProbability& value) { return value.p; }
 
-template <typename Values>
-void PutSkillValues(std::string& out, const Values& values) {
-  PutU64(out, values.size());
-  for (const auto& value : values) {
-    PutString(out, SkillName(value));
-    PutDouble(out, SkillP(value));
+void PutSkillValues(std::string& out, const SkillProbabilities& values) {
+  PutVarint(out, values.size());
+  for (const SkillProbability& value : values) {
+    PutVarString(out, SkillIds::Name(value.skill));
+    PutDouble(out, value.p);
   }
 }
 
@@ -64,14 +85,14 @@ void SetSkillValue(SkillProbability& value, std::string_view skill, double p) {
 // Reads a skill -> p map into `values` (in the stored order), or only checks it when `values`
 // is null.
 template <typename Values>
-bool GetSkillValues(ByteReader& in, Values* values) {
+bool GetSkillValues(FieldReader& in, Values* values) {
   uint64_t n = 0;
-  if (!in.Count(n, 12)) return false;
+  if (!in.Count(n, 9, 12)) return false;
   if (values != nullptr) values->resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     std::string_view skill;
     double p = 0;
-    if (!in.String(skill) || !in.Double(p)) return false;
+    if (!in.Text(skill) || !in.in().Double(p)) return false;
     if (values != nullptr) SetSkillValue((*values)[i], skill, p);
   }
   return true;
@@ -93,37 +114,102 @@ double& SkillValue(SkillProbabilities& values, SkillId skill, double initial) {
   return it->p;
 }
 
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
+// The latest record's fields after its mastery map, identical in memory and persisted: cohort,
+// course, then events, attempts, known, correct, help requests, active minutes and sessions.
+constexpr int kLatestCounters = 7;
+
+// Reads (checks) those fields; `r`, when not null, receives them.
+bool ReadLatestTail(ByteReader& in, LearnerWindowRecord* r) {
+  std::string_view cohort, course;
+  uint64_t counters[kLatestCounters];
+  if (!in.VarString(cohort) || !in.VarString(course)) return false;
+  for (uint64_t& c : counters) {
+    if (!in.Varint(c)) return false;
+  }
+  if (r != nullptr) {
+    r->cohort_id.assign(cohort);
+    r->course_id.assign(course);
+    r->events = counters[0];
+    r->attempts = counters[1];
+    r->known = counters[2];
+    r->correct = counters[3];
+    r->help_requests = counters[4];
+    r->active_minutes = counters[5];
+    r->sessions = static_cast<int64_t>(counters[6]);
+  }
+  return true;
+}
+
+// Reads a latest record as version 2 wrote it (after the pending attempts).
+bool ReadLatestFixed(ByteReader& in, LearnerWindowRecord& r) {
+  if (!in.I64(r.window_end)) return false;
+  if (r.window_end == kNoTime) return true;
+  std::string_view cohort, course;
+  if (!in.String(cohort) || !in.String(course) || !in.U64(r.events) || !in.U64(r.attempts) ||
+      !in.U64(r.known) || !in.U64(r.correct) || !in.U64(r.help_requests) ||
+      !in.U64(r.active_minutes) || !in.I64(r.sessions)) {
+    return false;
+  }
+  r.cohort_id.assign(cohort);
+  r.course_id.assign(course);
+  FieldReader fields(in, /*varint=*/false);
+  return GetSkillValues(fields, &r.mastery);
+}
+
 }  // namespace
 
 void LearnerWindowState::Encode(std::string& out) const {
   out.push_back(static_cast<char>(kWindowStateVersion));
-  PutString(out, course_id);
-  PutU64(out, events);
-  PutU64(out, attempts);
-  PutU64(out, known);
-  PutU64(out, correct);
-  PutU64(out, help_requests);
-  PutU64(out, minutes.size());
-  for (const uint32_t m : minutes) PutU32(out, m);
+  PutVarString(out, course_id);
+  PutVarint(out, events);
+  PutVarint(out, attempts);
+  PutVarint(out, known);
+  PutVarint(out, correct);
+  PutVarint(out, help_requests);
+  PutVarint(out, minutes.size());
+  for (const uint32_t m : minutes) PutVarint(out, m);
   PutSkillValues(out, mastery);
-  PutU64(out, seen_event_ids.size());
+  PutVarint(out, seen_event_ids.size());
   for (const uint64_t id : seen_event_ids) PutU64(out, id);
 }
 
 Status LearnerWindowState::Decode(std::string_view bytes) {
   ByteReader in(bytes);
   uint8_t version = 0;
+  if (!in.Byte(version) ||
+      (version != kWindowStateVersion && version != kWindowStateVersionFixed)) {
+    return Corrupt("learner window");
+  }
+  const bool varint = version == kWindowStateVersion;
+  FieldReader fields(in, varint);
   std::string_view course;
   uint64_t n = 0;
-  if (!in.Byte(version) || version != kWindowStateVersion || !in.String(course) ||
-      !in.U64(events) || !in.U64(attempts) || !in.U64(known) || !in.U64(correct) ||
-      !in.U64(help_requests) || !in.Count(n, 4)) {
+  if (!fields.Text(course) || !fields.Number(events) || !fields.Number(attempts) ||
+      !fields.Number(known) || !fields.Number(correct) || !fields.Number(help_requests) ||
+      !fields.Count(n, 1, 4)) {
     return Corrupt("learner window");
   }
   course_id.assign(course);
   minutes.resize(n);
-  for (uint32_t& m : minutes) in.U32(m);
-  if (!GetSkillValues(in, &mastery) || !in.Count(n, 8)) return Corrupt("learner window");
+  for (uint32_t& m : minutes) {
+    if (varint) {
+      uint64_t minute = 0;
+      if (!in.Varint(minute) || minute > UINT32_MAX) return Corrupt("learner window");
+      m = static_cast<uint32_t>(minute);
+    } else if (!in.U32(m)) {
+      return Corrupt("learner window");
+    }
+  }
+  if (!GetSkillValues(fields, &mastery) || !fields.Count(n, 8, 8)) return Corrupt("learner window");
   seen_event_ids.resize(n);
   for (uint64_t& id : seen_event_ids) in.U64(id);
   if (!in.done()) return Corrupt("learner window");
@@ -133,110 +219,168 @@ Status LearnerWindowState::Decode(std::string_view bytes) {
 void LearnerState::Encode(std::string& out) const {
   out.push_back(static_cast<char>(kLearnerStateVersion));
   PutI64(out, last_activity);
-  PutString(out, last_cohort_id);
+  PutVarString(out, last_cohort_id);
   out.push_back(inactivity_reported ? 1 : 0);
   PutSkillValues(out, bkt);
-  PutU64(out, sessions.size());
+  PutVarint(out, sessions.size());
   for (const SessionSpan& span : sessions) {
     PutI64(out, span.first);
-    PutI64(out, span.last);
+    PutVarint(out, static_cast<uint64_t>(span.last - span.first));
   }
-  PutU64(out, pending.size());
+  PutVarint(out, pending.size());
   for (const PendingAttempt& attempt : pending) {
     PutU64(out, attempt.ref);
     PutI64(out, attempt.window_end);
-    PutString(out, attempt.cohort_id);
-    PutString(out, attempt.skill_id);
+    PutVarString(out, attempt.cohort_id);
+    PutVarString(out, attempt.skill_id);
     out.push_back(attempt.joined ? 1 : 0);
   }
+  EncodeLatest(out);
+}
+
+// In memory, `latest` is: window end (8 bytes), the mastery map (a varint count, then per skill
+// its id in 4 bytes and p in 8), then the tail (ReadLatestTail). Persisted, each skill is its
+// position in `bkt` as a varint instead (a window's skills are the learner's), or `bkt.size()`
+// followed by the name when it is not there. No latest record: the window end kNoTime alone.
+void LearnerState::EncodeLatest(std::string& out) const {
   if (latest.empty()) {
     PutI64(out, kNoTime);
-  } else {
-    out += latest;
+    return;
   }
+  ByteReader in(latest);
+  int64_t window_end = 0;
+  uint64_t n = 0;
+  in.I64(window_end);
+  in.Varint(n);
+  PutI64(out, window_end);
+  PutVarint(out, n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint32_t skill = 0;
+    double p = 0;
+    in.U32(skill);
+    in.Double(p);
+    size_t at = 0;
+    while (at < bkt.size() && bkt[at].skill != skill) ++at;
+    PutVarint(out, at);
+    if (at == bkt.size()) PutVarString(out, SkillIds::Name(skill));
+    PutDouble(out, p);
+  }
+  out += in.rest();
+}
+
+bool LearnerState::DecodeLatest(ByteReader& in) {
+  int64_t window_end = 0;
+  uint64_t n = 0;
+  if (!in.I64(window_end)) return false;
+  if (window_end == kNoTime) return true;
+  if (!in.VarCount(n, 9)) return false;
+  std::string head;
+  PutI64(head, window_end);
+  PutVarint(head, n);
+  for (uint64_t i = 0; i < n; ++i) {
+    uint64_t at = 0;
+    double p = 0;
+    SkillId skill = 0;
+    if (!in.Varint(at) || at > bkt.size()) return false;
+    if (at < bkt.size()) {
+      skill = bkt[at].skill;
+    } else {
+      std::string_view name;
+      if (!in.VarString(name)) return false;
+      skill = SkillIds::Intern(name);
+    }
+    if (!in.Double(p)) return false;
+    PutU32(head, skill);
+    PutDouble(head, p);
+  }
+  const std::string_view tail = in.rest();
+  if (!ReadLatestTail(in, nullptr)) return false;
+  latest.reserve(head.size() + tail.size() - in.rest().size());
+  latest = head;
+  latest.append(tail.substr(0, tail.size() - in.rest().size()));
+  return true;
 }
 
 void LearnerState::SetLatest(const LearnerWindowRecord& record) {
   latest.clear();
   if (record.window_end == kNoTime) return;
+  const uint64_t counters[kLatestCounters] = {
+      record.events,        record.attempts,       record.known,
+      record.correct,       record.help_requests,  record.active_minutes,
+      static_cast<uint64_t>(record.sessions)};
   // One allocation of the exact size: appending would leave up to twice the bytes allocated,
   // for every learner.
-  size_t size = 8 + 4 + record.cohort_id.size() + 4 + record.course_id.size() + 7 * 8 + 8;
-  for (const auto& [skill, p] : record.mastery) size += 4 + skill.size() + 8;
+  size_t size = 8 + VarintSize(record.mastery.size()) + record.mastery.size() * 12 +
+                VarintSize(record.cohort_id.size()) + record.cohort_id.size() +
+                VarintSize(record.course_id.size()) + record.course_id.size();
+  for (const uint64_t c : counters) size += VarintSize(c);
   if (latest.capacity() > size + 32) latest = std::string();
   latest.reserve(size);
   PutI64(latest, record.window_end);
-  PutString(latest, record.cohort_id);
-  PutString(latest, record.course_id);
-  PutU64(latest, record.events);
-  PutU64(latest, record.attempts);
-  PutU64(latest, record.known);
-  PutU64(latest, record.correct);
-  PutU64(latest, record.help_requests);
-  PutU64(latest, record.active_minutes);
-  PutI64(latest, record.sessions);
-  PutSkillValues(latest, record.mastery);
-}
-
-namespace {
-
-// Reads an encoded latest record (SetLatest's layout) into `r`: every field, or only the
-// numbers when `with_text` is false (the strings and the mastery map are then only checked).
-bool ReadLatest(ByteReader& in, LearnerWindowRecord& r, bool with_text) {
-  if (!in.I64(r.window_end)) return false;
-  if (r.window_end == kNoTime) return true;
-  std::string_view cohort, course;
-  if (!in.String(cohort) || !in.String(course) || !in.U64(r.events) || !in.U64(r.attempts) ||
-      !in.U64(r.known) || !in.U64(r.correct) || !in.U64(r.help_requests) ||
-      !in.U64(r.active_minutes) || !in.I64(r.sessions) ||
-      !GetSkillValues(in, with_text ? &r.mastery : nullptr)) {
-    return false;
+  PutVarint(latest, record.mastery.size());
+  for (const auto& [skill, p] : record.mastery) {
+    PutU32(latest, SkillIds::Intern(skill));
+    PutDouble(latest, p);
   }
-  if (with_text) {
-    r.cohort_id.assign(cohort);
-    r.course_id.assign(course);
-  }
-  return true;
+  PutVarString(latest, record.cohort_id);
+  PutVarString(latest, record.course_id);
+  for (const uint64_t c : counters) PutVarint(latest, c);
 }
-
-}  // namespace
 
 Status LearnerState::GetLatest(LearnerWindowRecord& record) const {
   record = LearnerWindowRecord{};
   if (latest.empty()) return Status::Ok();
   ByteReader in(latest);
-  if (!ReadLatest(in, record, /*with_text=*/true) || !in.done()) {
-    return Corrupt("learner latest record");
+  uint64_t n = 0;
+  if (!in.I64(record.window_end) || !in.VarCount(n, 12)) return Corrupt("learner latest record");
+  record.mastery.resize(n);
+  for (auto& [skill, p] : record.mastery) {
+    uint32_t id = 0;
+    in.U32(id);
+    in.Double(p);
+    skill.assign(SkillIds::Name(id));
   }
+  if (!ReadLatestTail(in, &record) || !in.done()) return Corrupt("learner latest record");
   return Status::Ok();
 }
 
 Status LearnerState::Decode(std::string_view bytes) {
   ByteReader in(bytes);
   uint8_t version = 0;
+  if (!in.Byte(version) ||
+      (version != kLearnerStateVersion && version != kLearnerStateVersionFixed &&
+       version != kLearnerStateVersionWithoutLatest)) {
+    return Corrupt("learner");
+  }
+  const bool varint = version == kLearnerStateVersion;
+  FieldReader fields(in, varint);
   uint8_t reported = 0;
   std::string_view cohort;
   uint64_t n = 0;
-  if (!in.Byte(version) ||
-      (version != kLearnerStateVersion && version != kLearnerStateVersionWithoutLatest) ||
-      !in.I64(last_activity) ||
-      !in.String(cohort) || !in.Byte(reported) || !GetSkillValues(in, &bkt) || !in.Count(n, 16)) {
+  if (!in.I64(last_activity) || !fields.Text(cohort) || !in.Byte(reported) ||
+      !GetSkillValues(fields, &bkt) || !fields.Count(n, 9, 16)) {
     return Corrupt("learner");
   }
   last_cohort_id.assign(cohort);
   inactivity_reported = reported != 0;
   sessions.resize(n);
   for (SessionSpan& span : sessions) {
-    in.I64(span.first);
-    in.I64(span.last);
+    uint64_t length = 0;
+    if (!in.I64(span.first)) return Corrupt("learner");
+    if (varint) {
+      if (!in.Varint(length)) return Corrupt("learner");
+      span.last = span.first + static_cast<TimestampMs>(length);
+    } else if (!in.I64(span.last)) {
+      return Corrupt("learner");
+    }
   }
-  if (!in.Count(n, 25)) return Corrupt("learner");
+  if (!fields.Count(n, 19, 25)) return Corrupt("learner");
   pending.resize(n);
   for (PendingAttempt& attempt : pending) {
     std::string_view c, s;
     uint8_t joined = 0;
-    if (!in.U64(attempt.ref) || !in.I64(attempt.window_end) || !in.String(c) || !in.String(s) ||
-        !in.Byte(joined)) {
+    if (!in.U64(attempt.ref) || !in.I64(attempt.window_end) || !fields.Text(c) ||
+        !fields.Text(s) || !in.Byte(joined)) {
       return Corrupt("learner");
     }
     attempt.cohort_id.assign(c);
@@ -244,14 +388,12 @@ Status LearnerState::Decode(std::string_view bytes) {
     attempt.joined = joined != 0;
   }
   latest.clear();
-  if (version == kLearnerStateVersion) {
-    // Checked without building its strings; kept as the bytes it is.
-    const std::string_view record = in.rest();
-    LearnerWindowRecord figures;
-    if (!ReadLatest(in, figures, /*with_text=*/false)) return Corrupt("learner");
-    if (figures.window_end != kNoTime) {
-      latest.assign(record.substr(0, record.size() - in.rest().size()));
-    }
+  if (varint) {
+    if (!DecodeLatest(in)) return Corrupt("learner");
+  } else if (version == kLearnerStateVersionFixed) {
+    LearnerWindowRecord record;
+    if (!ReadLatestFixed(in, record)) return Corrupt("learner");
+    SetLatest(record);
   }
   if (!in.done()) return Corrupt("learner");
   armed_deadline = kNoTime;

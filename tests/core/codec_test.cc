@@ -30,5 +30,53 @@ TEST(CodecTest, FixedWidthIntegersAreLittleEndianAndReadBack) {
   EXPECT_EQ(s, "skill");
 }
 
+TEST(CodecTest, VarintsTakeSevenBitsABytePlusLengthAndReadBackAtEveryWidth) {
+  std::string out;
+  PutVarint(out, 0);
+  PutVarint(out, 127);
+  PutVarint(out, 300);
+  EXPECT_EQ(out, std::string("\x00\x7f\xac\x02", 4));
+  const uint64_t values[] = {0, 1, 127, 128, 16383, 16384, uint64_t{1} << 35, UINT64_MAX};
+  out.clear();
+  for (const uint64_t v : values) PutVarint(out, v);
+  PutVarString(out, "skill");
+  PutVarString(out, "");
+  EXPECT_EQ(out.size(), 1 + 1 + 1 + 2 + 2 + 3 + 6 + 10 + 6 + 1u);
+  ByteReader in(out);
+  for (const uint64_t v : values) {
+    uint64_t read = 0;
+    ASSERT_TRUE(in.Varint(read));
+    EXPECT_EQ(read, v);
+  }
+  std::string_view a, b;
+  ASSERT_TRUE(in.VarString(a) && in.VarString(b));
+  EXPECT_EQ(a, "skill");
+  EXPECT_EQ(b, "");
+  EXPECT_TRUE(in.done());
+}
+
+TEST(CodecTest, TruncatedOverlongOrPaddedVarintsAreRejectedAndConsumeNothing) {
+  uint64_t v = 0;
+  std::string_view s;
+  ByteReader truncated(std::string_view("\x80\x80", 2));
+  EXPECT_FALSE(truncated.Varint(v));
+  EXPECT_EQ(truncated.rest().size(), 2u);
+  // Ten bytes whose last carries more than the 64th bit.
+  ByteReader overlong(std::string_view("\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", 10));
+  EXPECT_FALSE(overlong.Varint(v));
+  ByteReader padded(std::string_view("\x81\x00", 2));  // 1 in two bytes: not the shortest form
+  EXPECT_FALSE(padded.Varint(v));
+  ByteReader short_string(std::string_view("\x05" "abc", 4));
+  EXPECT_FALSE(short_string.VarString(s));
+  EXPECT_EQ(short_string.rest().size(), 4u);
+  // A count larger than the rest could hold at 8 bytes an item.
+  ByteReader count(std::string_view("\x02" "12345678", 9));
+  uint64_t n = 0;
+  EXPECT_FALSE(count.VarCount(n, 8));
+  ByteReader fits(std::string_view("\x01" "12345678", 9));
+  EXPECT_TRUE(fits.VarCount(n, 8));
+  EXPECT_EQ(n, 1u);
+}
+
 }  // namespace
 }  // namespace learnflow

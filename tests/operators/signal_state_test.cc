@@ -1,8 +1,11 @@
-// The persisted learner and cohort state: version 2 round-trips every field, version 1 values
-// (written before the latest record was kept) still decode, without a latest record.
+// The persisted learner and cohort state: the current version round-trips every field; learner
+// and window values of version 2 (fixed-width fields) decode to the same state, and learner
+// values of version 1 (written before the latest record was kept) without a latest record.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "core/codec.h"
 #include "operators/cohort_signals.h"
@@ -46,6 +49,107 @@ TEST(SignalStateTest, LearnerStateRoundTripsEveryField) {
     LearnerState t;
     EXPECT_FALSE(t.Decode(std::string_view(bytes).substr(0, n)).ok()) << n;
   }
+}
+
+// SampleLearner() and SampleWindow() as version 2 wrote them.
+const std::string kLearnerVersion2(
+    "\x02\x00\x68\xe5\xcf\x8b\x01\x00\x00\x02\x00\x00\x00\x63\x31\x01\x02\x00\x00\x00"
+    "\x00\x00\x00\x00\x07\x00\x00\x00\x61\x6c\x67\x65\x62\x72\x61\x00\x00\x00\x00\x00"
+    "\x00\xe0\x3f\x09\x00\x00\x00\x66\x72\x61\x63\x74\x69\x6f\x6e\x73\x00\x00\x00\x00"
+    "\x00\x00\xe8\x3f\x02\x00\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x00\x00\x00\x00"
+    "\x14\x00\x00\x00\x00\x00\x00\x00\x40\x4b\x4c\x00\x00\x00\x00\x00\xa4\x4b\x4c\x00"
+    "\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x2a\x00\x00\x00\x00\x00\x00\x00"
+    "\x80\xee\x36\x00\x00\x00\x00\x00\x02\x00\x00\x00\x63\x31\x07\x00\x00\x00\x61\x6c"
+    "\x67\x65\x62\x72\x61\x01\x80\xee\x36\x00\x00\x00\x00\x00\x02\x00\x00\x00\x63\x31"
+    "\x06\x00\x00\x00\x63\x6f\x75\x72\x73\x65\x07\x00\x00\x00\x00\x00\x00\x00\x05\x00"
+    "\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00"
+    "\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00\x00\x00\x00\x00\x01\x00"
+    "\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x09\x00\x00\x00\x66\x72"
+    "\x61\x63\x74\x69\x6f\x6e\x73\x00\x00\x00\x00\x00\x00\xd0\x3f",
+    255);
+const std::string kWindowVersion2(
+    "\x02\x06\x00\x00\x00\x63\x6f\x75\x72\x73\x65\x03\x00\x00\x00\x00\x00\x00\x00\x02"
+    "\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00"
+    "\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00"
+    "\x00\x00\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x07\x00\x00\x00\x61"
+    "\x6c\x67\x65\x62\x72\x61\x00\x00\x00\x00\x00\x00\xe4\x3f\x03\x00\x00\x00\x00\x00"
+    "\x00\x00\x0b\x00\x00\x00\x00\x00\x00\x00\x0c\x00\x00\x00\x00\x00\x00\x00\x0d\x00"
+    "\x00\x00\x00\x00\x00\x00",
+    126);
+
+LearnerWindowState SampleWindow() {
+  LearnerWindowState w;
+  w.course_id = "course";
+  w.events = 3;
+  w.attempts = 2;
+  w.known = 2;
+  w.correct = 1;
+  w.help_requests = 1;
+  w.minutes = {0, 7};
+  w.mastery = {{"algebra", 0.625}};
+  w.seen_event_ids = {11, 12, 13};
+  return w;
+}
+
+TEST(SignalStateTest, LearnerStateOfVersionTwoDecodesToTheSameStateAndIsWrittenSmaller) {
+  LearnerState out;
+  ASSERT_OK(out.Decode(kLearnerVersion2));
+  std::string bytes, expected;
+  out.Encode(bytes);
+  SampleLearner().Encode(expected);
+  EXPECT_EQ(bytes, expected);
+  EXPECT_EQ(bytes[0], 3);  // written in the current version
+  EXPECT_LT(bytes.size(), kLearnerVersion2.size() * 2 / 3);
+  LearnerWindowRecord latest;
+  ASSERT_OK(out.GetLatest(latest));
+  EXPECT_EQ(latest.mastery, (std::vector<std::pair<std::string, double>>{{"fractions", 0.25}}));
+  EXPECT_EQ(latest.events, 7u);
+  EXPECT_EQ(out.sessions[1].last, 5000100);
+  for (size_t n = 0; n < kLearnerVersion2.size(); ++n) {
+    LearnerState t;
+    EXPECT_FALSE(t.Decode(std::string_view(kLearnerVersion2).substr(0, n)).ok()) << n;
+  }
+}
+
+TEST(SignalStateTest, WindowStateRoundTripsAndVersionTwoDecodesToTheSameState) {
+  std::string bytes;
+  SampleWindow().Encode(bytes);
+  EXPECT_EQ(bytes[0], 3);
+  EXPECT_LT(bytes.size(), kWindowVersion2.size() * 2 / 3);
+  for (const std::string& in : {bytes, kWindowVersion2}) {
+    LearnerWindowState out;
+    ASSERT_OK(out.Decode(in));
+    std::string again;
+    out.Encode(again);
+    EXPECT_EQ(again, bytes);
+    EXPECT_EQ(out.course_id, "course");
+    EXPECT_EQ(out.help_requests, 1u);
+    EXPECT_EQ(std::vector<uint32_t>(out.minutes.begin(), out.minutes.end()),
+              (std::vector<uint32_t>{0, 7}));
+    EXPECT_EQ(out.seen_event_ids.size(), 3u);
+    for (size_t n = 0; n < in.size(); ++n) {
+      LearnerWindowState t;
+      EXPECT_FALSE(t.Decode(std::string_view(in).substr(0, n)).ok()) << n;
+    }
+  }
+}
+
+TEST(SignalStateTest, ALatestRecordSkillOutsideTheBktSetIsPersistedByName) {
+  // A learner's windows only hold skills of its BKT set; should one not, it keeps its name.
+  LearnerState in = SampleLearner();
+  LearnerWindowRecord record = testing::SampleLatestRecord(3600000, "");
+  record.mastery = {{"algebra", 0.5}, {"not-in-bkt", 0.125}};
+  in.SetLatest(record);
+  std::string bytes;
+  in.Encode(bytes);
+  EXPECT_NE(bytes.find("not-in-bkt"), std::string::npos);
+  LearnerState out;
+  ASSERT_OK(out.Decode(bytes));
+  LearnerWindowRecord latest;
+  ASSERT_OK(out.GetLatest(latest));
+  EXPECT_EQ(latest.mastery, record.mastery);
+  EXPECT_EQ(latest.course_id, "");
+  EXPECT_EQ(latest.sessions, 1);
 }
 
 TEST(SignalStateTest, LearnerStateOfVersionOneDecodesWithoutALatestRecord) {
