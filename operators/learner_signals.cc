@@ -8,9 +8,10 @@
 namespace learnflow {
 namespace {
 
-// Version 3 writes counts, lengths and counters as varints, a learner's session ends as
-// lengths, and the latest record's skills as positions in the learner's BKT set; versions 2
-// (fixed widths) and 1 (a learner without the latest record) are still read.
+// Version 3 writes counts, lengths and counters as varints, skill names front-coded, a
+// learner's session ends as lengths, and the latest record's skills as positions in the
+// learner's BKT set; versions 2 (fixed widths) and 1 (a learner without the latest record) are
+// still read.
 constexpr uint8_t kWindowStateVersion = 3;
 constexpr uint8_t kWindowStateVersionFixed = 2;
 constexpr uint8_t kLearnerStateVersion = 3;
@@ -31,6 +32,7 @@ class FieldReader {
     return varint_ ? in_.VarCount(n, min_item_bytes) : in_.Count(n, fixed_item_bytes);
   }
   ByteReader& in() { return in_; }
+  bool varint() const { return varint_; }
 
  private:
   ByteReader& in_;
@@ -43,11 +45,20 @@ double SkillP(const std::pair<std::string, double>& value) { return value.second
 std::string_view SkillName(const SkillProbability& value) { return SkillIds::Name(value.skill); }
 double SkillP(const SkillProbability& value) { return value.p; }
 
+// Each name after the length of the prefix it shares with the one before (front coding): the
+// skills of a source are IRIs that share most of their bytes, and a set is in name order.
 void PutSkillValues(std::string& out, const SkillProbabilities& values) {
   PutVarint(out, values.size());
+  std::string_view previous;
   for (const SkillProbability& value : values) {
-    PutVarString(out, SkillIds::Name(value.skill));
+    const std::string_view name = SkillIds::Name(value.skill);
+    const size_t limit = std::min(name.size(), previous.size());
+    size_t shared = 0;
+    while (shared < limit && name[shared] == previous[shared]) ++shared;
+    PutVarint(out, shared);
+    PutVarString(out, name.substr(shared));
     PutDouble(out, value.p);
+    previous = name;
   }
 }
 
@@ -87,12 +98,28 @@ void SetSkillValue(SkillProbability& value, std::string_view skill, double p) {
 template <typename Values>
 bool GetSkillValues(FieldReader& in, Values* values) {
   uint64_t n = 0;
-  if (!in.Count(n, 9, 12)) return false;
+  if (!in.Count(n, 10, 12)) return false;
   if (values != nullptr) values->resize(n);
+  thread_local std::string name;  // version 3: the previous name, then this one
+  name.clear();
   for (uint64_t i = 0; i < n; ++i) {
     std::string_view skill;
     double p = 0;
-    if (!in.Text(skill) || !in.in().Double(p)) return false;
+    if (in.varint()) {
+      // The shared prefix must be the longest (one encoding per value).
+      uint64_t shared = 0;
+      std::string_view suffix;
+      if (!in.in().Varint(shared) || shared > name.size() || !in.Text(suffix) ||
+          (shared < name.size() && !suffix.empty() && suffix[0] == name[shared])) {
+        return false;
+      }
+      name.resize(shared);
+      name.append(suffix);
+      skill = name;
+    } else if (!in.Text(skill)) {
+      return false;
+    }
+    if (!in.in().Double(p)) return false;
     if (values != nullptr) SetSkillValue((*values)[i], skill, p);
   }
   return true;

@@ -134,6 +134,34 @@ TEST(SignalStateTest, WindowStateRoundTripsAndVersionTwoDecodesToTheSameState) {
   }
 }
 
+TEST(SignalStateTest, AFrontCodedNameMustShareTheLongestPrefix) {
+  // A window of version 3 with mastery {ab, ac}: "ac" shares "a" with "ab".
+  const auto window = [](uint64_t shared, std::string_view suffix) {
+    std::string v(1, 3);
+    PutVarString(v, "");                      // course
+    for (int i = 0; i < 5; ++i) PutVarint(v, 0);  // counters
+    PutVarint(v, 0);                          // minutes
+    PutVarint(v, 2);
+    PutVarint(v, 0);
+    PutVarString(v, "ab");
+    PutDouble(v, 0.5);
+    PutVarint(v, shared);
+    PutVarString(v, suffix);
+    PutDouble(v, 0.25);
+    PutVarint(v, 0);  // ids
+    return v;
+  };
+  LearnerWindowState out;
+  ASSERT_OK(out.Decode(window(1, "c")));
+  ASSERT_EQ(out.mastery.size(), 2u);
+  EXPECT_EQ(SkillIds::Name(out.mastery[1].skill), "ac");
+  std::string again;
+  out.Encode(again);
+  EXPECT_EQ(again, window(1, "c"));
+  EXPECT_FALSE(out.Decode(window(0, "ac")).ok());  // the same name, not the shortest form
+  EXPECT_FALSE(out.Decode(window(3, "")).ok());    // longer than the previous name
+}
+
 TEST(SignalStateTest, ALatestRecordSkillOutsideTheBktSetIsPersistedByName) {
   // A learner's windows only hold skills of its BKT set; should one not, it keeps its name.
   LearnerState in = SampleLearner();
@@ -206,7 +234,7 @@ TEST(SignalStateTest, CohortStateRoundTripsAndVersionOneHasNoLatestSummary) {
 }
 
 // BKT estimates and window mastery are kept by interned skill id, but in byte order of the
-// names whatever order the skills come in, and persisted (and recorded) by name.
+// names whatever order the skills come in, and persisted (front-coded) and recorded by name.
 TEST(SignalStateTest, SkillMapsKeepNameOrderAndPersistNames) {
   const LearnerSignalsOperator op{SignalParams{}};
   LearnerState learner;
@@ -230,7 +258,15 @@ TEST(SignalStateTest, SkillMapsKeepNameOrderAndPersistNames) {
 
   std::string bytes;
   window.Encode(bytes);
-  EXPECT_NE(bytes.find("skill-order-test/a0"), std::string::npos);
+  // Front-coded: the first name whole, then each after the prefix it shares with the one before.
+  EXPECT_NE(bytes.find("skill-order-test/"), std::string::npos);
+  EXPECT_EQ(bytes.find("skill-order-test/a"), std::string::npos);
+  std::string learner_bytes;
+  learner.Encode(learner_bytes);
+  EXPECT_EQ(learner_bytes.find("skill-order-test/a0"), std::string::npos);
+  LearnerState learner_decoded;
+  ASSERT_OK(learner_decoded.Decode(learner_bytes));
+  EXPECT_EQ(learner_decoded.bkt, learner.bkt);
   LearnerWindowState decoded;
   ASSERT_OK(decoded.Decode(bytes));
   EXPECT_EQ(decoded.mastery, window.mastery);
