@@ -89,8 +89,9 @@ class EngineRunner::Impl {
   std::unique_ptr<KafkaChangelogReader> changelog;
   std::unique_ptr<KafkaSource> cohort_source;
   std::unique_ptr<KafkaChangelogReader> cohort_changelog;
-  // The latest final window of every cohort (processing thread only), for the gauges.
-  std::map<std::string, CohortGaugeValues, std::less<>> cohort_gauges;
+  // The cohort window observer's scratch (processing thread only): its string keeps its
+  // capacity from one final cohort window to the next.
+  CohortGaugeValues cohort_gauge;
   std::unique_ptr<EventDecoder> decoder;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<StateQueries> queries;
@@ -220,7 +221,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   Impl* gauges = impl.get();
   impl->engine->SetCohortWindowObserver(
       [gauges](std::string_view cohort_id, const CohortWindowSummary& s, bool firing) {
-        CohortGaugeValues& v = gauges->cohort_gauges[std::string(cohort_id)];
+        CohortGaugeValues& v = gauges->cohort_gauge;
         v.cohort.assign(cohort_id);
         v.active_learners = s.active_learners;
         v.struggling_learners = s.struggling_learners;
@@ -229,10 +230,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
         v.mastery_mean = s.mean_mastery;
         v.active_minutes = s.active_minutes;
         v.alert_firing = firing;
-        std::vector<CohortGaugeValues> all;
-        all.reserve(gauges->cohort_gauges.size());
-        for (const auto& [id, values] : gauges->cohort_gauges) all.push_back(values);
-        gauges->metrics->SetCohortGauges(std::move(all));
+        gauges->metrics->SetCohortGauge(v);
       });
 
   impl->queries = std::make_unique<StateQueries>(*impl->store, options.signals,

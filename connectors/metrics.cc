@@ -243,33 +243,42 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
     }
   }
 
-  void SetCohortGauges(std::vector<CohortGaugeValues> cohorts) {
-    std::erase_if(cohorts, [this](const CohortGaugeValues& v) {
-      return v.active_learners < options_.min_cohort_size;
-    });
-    std::stable_sort(
-        cohorts.begin(), cohorts.end(),
-        [](const CohortGaugeValues& a, const CohortGaugeValues& b) { return a.cohort < b.cohort; });
-    cohorts.erase(std::unique(cohorts.begin(), cohorts.end(),
-                              [](const CohortGaugeValues& a, const CohortGaugeValues& b) {
-                                return a.cohort == b.cohort;
-                              }),
-                  cohorts.end());
-    const size_t cap = static_cast<size_t>(options_.max_cohorts);
-    const size_t over = cohorts.size() > cap ? cohorts.size() - cap : 0;
-    if (over > 0) cohorts.resize(cap);
+  void SetCohortGauges(const std::vector<CohortGaugeValues>& cohorts) {
+    std::map<std::string, CohortGaugeValues, std::less<>> all;
+    for (const CohortGaugeValues& v : cohorts) all.try_emplace(v.cohort, v);  // the first wins
     std::lock_guard<std::mutex> lock(mu_);
-    cohorts_.swap(cohorts);
-    cohorts_over_limit_ = over;
+    cohorts_.swap(all);
+  }
+
+  void SetCohortGauge(const CohortGaugeValues& cohort) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = cohorts_.find(cohort.cohort);
+    if (it == cohorts_.end()) {
+      cohorts_.emplace(cohort.cohort, cohort);
+    } else {
+      it->second = cohort;
+    }
   }
 
  private:
   void CollectCohorts(std::vector<MetricFamily>& out) const {
     std::lock_guard<std::mutex> lock(mu_);
+    // Cohorts below min_cohort_size are never exported; of the others, the first max_cohorts
+    // in id order.
+    std::vector<const CohortGaugeValues*> shown;
+    size_t over = 0;
+    for (const auto& [id, v] : cohorts_) {
+      if (v.active_learners < options_.min_cohort_size) continue;
+      if (shown.size() < static_cast<size_t>(std::max<int64_t>(options_.max_cohorts, 0))) {
+        shown.push_back(&v);
+      } else {
+        ++over;
+      }
+    }
     out.push_back(Gauge("learnflow_cohorts_over_limit",
                         "Cohorts left out of the learnflow_cohort_* series by metrics.max_cohorts.",
-                        static_cast<double>(cohorts_over_limit_)));
-    if (cohorts_.empty()) return;
+                        static_cast<double>(over)));
+    if (shown.empty()) return;
     struct Def {
       const char* name;
       const char* help;
@@ -308,9 +317,9 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
     };
     for (const Def& def : kDefs) {
       MetricFamily family = Family(def.name, def.help, MetricType::Gauge);
-      for (const CohortGaugeValues& v : cohorts_) {
-        const std::optional<double> value = def.value(v);
-        if (value) family.metric.push_back(GaugeValue(*value, {Label("cohort", v.cohort)}));
+      for (const CohortGaugeValues* v : shown) {
+        const std::optional<double> value = def.value(*v);
+        if (value) family.metric.push_back(GaugeValue(*value, {Label("cohort", v->cohort)}));
       }
       if (!family.metric.empty()) out.push_back(std::move(family));
     }
@@ -320,8 +329,7 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
   MetricsOptions options_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int32_t>, int64_t> lags_;  // guarded by mu_
-  std::vector<CohortGaugeValues> cohorts_;                   // guarded by mu_, by cohort id
-  size_t cohorts_over_limit_ = 0;                            // guarded by mu_
+  std::map<std::string, CohortGaugeValues, std::less<>> cohorts_;  // guarded by mu_
 };
 
 MetricsRegistry::MetricsRegistry(const EngineCounters& counters, MetricsOptions options)
@@ -339,8 +347,12 @@ void MetricsRegistry::ReplaceConsumerLag(std::string_view topic,
   engine_->ReplaceConsumerLag(topic, lags);
 }
 
-void MetricsRegistry::SetCohortGauges(std::vector<CohortGaugeValues> cohorts) {
-  engine_->SetCohortGauges(std::move(cohorts));
+void MetricsRegistry::SetCohortGauges(const std::vector<CohortGaugeValues>& cohorts) {
+  engine_->SetCohortGauges(cohorts);
+}
+
+void MetricsRegistry::SetCohortGauge(const CohortGaugeValues& cohort) {
+  engine_->SetCohortGauge(cohort);
 }
 
 std::string MetricsRegistry::Scrape() const {

@@ -111,10 +111,14 @@ class MetricsRegistry {
   // callback of that topic's consumer); entries of other topics are ignored.
   void ReplaceConsumerLag(std::string_view topic, const std::vector<ConsumerLag>& lags);
 
-  // Replaces every learnflow_cohort_* series at once. Cohorts below min_cohort_size are dropped;
-  // of the rest, the first max_cohorts in cohort id order (bytewise) are kept, the others are
-  // counted in learnflow_cohorts_over_limit. A cohort id given twice keeps its first entry.
-  void SetCohortGauges(std::vector<CohortGaugeValues> cohorts);
+  // The learnflow_cohort_* series: of the cohorts set, those below min_cohort_size are not
+  // exported; of the rest, the first max_cohorts in cohort id order (bytewise) are, and the
+  // others are counted in learnflow_cohorts_over_limit (applied at each scrape).
+  // SetCohortGauges replaces every cohort at once (a cohort id given twice keeps its first
+  // entry); SetCohortGauge sets one cohort's values and keeps the others (the engine's call at
+  // each final cohort window: a map update, nothing sorted).
+  void SetCohortGauges(const std::vector<CohortGaugeValues>& cohorts);
+  void SetCohortGauge(const CohortGaugeValues& cohort);
 
   // The whole exposition (engine, externally fed, and registry() metrics), Prometheus text
   // format 0.0.4. Never fails.

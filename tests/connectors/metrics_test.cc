@@ -315,6 +315,26 @@ TEST(MetricsRegistryTest, CohortGaugesCappedInIdOrderAndReplaced) {
   EXPECT_EQ(Parse(metrics.Scrape()).CountWithPrefix("learnflow_cohort_"), 0u);
 }
 
+TEST(MetricsRegistryTest, OneCohortSetAtATimeKeepsTheOthersAndTheSameRules) {
+  MetricsFixture f;  // max_cohorts 3, min_cohort_size 5
+  MetricsRegistry metrics(f.counters, f.Options());
+  for (const char* id : {"e", "b", "d", "a"}) metrics.SetCohortGauge(Cohort(id, 5, 0));
+  metrics.SetCohortGauge(Cohort("small", 4, 4));
+  metrics.SetCohortGauge(Cohort("b", 50, 20));  // its latest window replaces the earlier one
+  Exposition e = Parse(metrics.Scrape());
+  EXPECT_EQ(e.CountWithPrefix("learnflow_cohort_active_learners{"), 3u);
+  EXPECT_EQ(e.Value("learnflow_cohort_active_learners{cohort=\"b\"}"), 50);
+  EXPECT_EQ(e.Value("learnflow_cohort_alert_firing{cohort=\"b\"}"), 1);
+  EXPECT_FALSE(e.Has("learnflow_cohort_active_learners{cohort=\"e\"}"));
+  EXPECT_EQ(e.Value("learnflow_cohorts_over_limit"), 1);
+  // "a" falls below min_cohort_size: "e" takes its place.
+  metrics.SetCohortGauge(Cohort("a", 2, 0));
+  e = Parse(metrics.Scrape());
+  EXPECT_FALSE(e.Has("learnflow_cohort_active_learners{cohort=\"a\"}"));
+  EXPECT_EQ(e.Value("learnflow_cohort_active_learners{cohort=\"e\"}"), 5);
+  EXPECT_EQ(e.Value("learnflow_cohorts_over_limit"), 0);
+}
+
 TEST(MetricsRegistryTest, MaxCohortsZeroExportsNone) {
   MetricsFixture f;
   MetricsOptions options = f.Options();
