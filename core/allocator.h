@@ -12,7 +12,21 @@
 // allocator's free lists (milliseconds for a GiB heap): call it on a cold path only.
 #pragma once
 
+#include <cstddef>
+#include <new>
+
 namespace learnflow {
+
+// Frees a block of `size` bytes from ::operator new: sized (cheaper for tcmalloc, which then
+// needs no lookup of the block's size class) when the compiler has sized deallocation, which
+// clang enables only with -fsized-deallocation.
+inline void DeleteSized(void* block, [[maybe_unused]] size_t size) {
+#if defined(__cpp_sized_deallocation)
+  ::operator delete(block, size);
+#else
+  ::operator delete(block);
+#endif
+}
 
 // "tcmalloc", "glibc" or "system" (another libc's malloc).
 const char* AllocatorName();

@@ -26,6 +26,7 @@
 #include <new>
 #include <type_traits>
 
+#include "core/allocator.h"
 #include "core/check.h"
 
 namespace learnflow {
@@ -146,7 +147,7 @@ class SmallVector {
     capacity_ = capacity;
   }
   void FreeHeap() {
-    if (on_heap()) ::operator delete(heap_, capacity_ * sizeof(T));
+    if (on_heap()) DeleteSized(heap_, capacity_ * sizeof(T));
     capacity_ = N;
   }
   void Steal(SmallVector& other) {

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/allocator.h"
 #include "core/check.h"
 
 namespace learnflow {
@@ -183,7 +184,7 @@ class StringKeyMap {
     const size_t key_bytes = KeyBytes(item->first.size());
     char* block = reinterpret_cast<char*>(item) - key_bytes;
     item->~Item();
-    ::operator delete(block, key_bytes + sizeof(Item));
+    DeleteSized(block, key_bytes + sizeof(Item));
   }
 
   Slot* End() { return slots_.data() + slots_.size(); }
