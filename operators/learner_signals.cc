@@ -252,7 +252,8 @@ void LearnerState::Encode(std::string& out) const {
   PutVarint(out, sessions.size());
   for (const SessionSpan& span : sessions) {
     PutI64(out, span.first);
-    PutVarint(out, static_cast<uint64_t>(span.last - span.first));
+    // Unsigned: wraps instead of overflowing for any span a corrupt older value held.
+    PutVarint(out, static_cast<uint64_t>(span.last) - static_cast<uint64_t>(span.first));
   }
   PutVarint(out, pending.size());
   for (const PendingAttempt& attempt : pending) {
@@ -396,7 +397,7 @@ Status LearnerState::Decode(std::string_view bytes) {
     if (!in.I64(span.first)) return Corrupt("learner");
     if (varint) {
       if (!in.Varint(length)) return Corrupt("learner");
-      span.last = span.first + static_cast<TimestampMs>(length);
+      span.last = static_cast<TimestampMs>(static_cast<uint64_t>(span.first) + length);
     } else if (!in.I64(span.last)) {
       return Corrupt("learner");
     }

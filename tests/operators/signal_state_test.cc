@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -178,6 +179,23 @@ TEST(SignalStateTest, ALatestRecordSkillOutsideTheBktSetIsPersistedByName) {
   EXPECT_EQ(latest.mastery, record.mastery);
   EXPECT_EQ(latest.course_id, "");
   EXPECT_EQ(latest.sessions, 1);
+}
+
+TEST(SignalStateTest, ASessionSpanOfAnyTwoTimesRoundTrips) {
+  // A span is written as start and length; the length wraps for spans no engine writes (a
+  // corrupt older value's), instead of overflowing.
+  LearnerState in = SampleLearner();
+  in.sessions = {{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()},
+                 {5, -5}};
+  std::string bytes;
+  in.Encode(bytes);
+  LearnerState out;
+  ASSERT_OK(out.Decode(bytes));
+  ASSERT_EQ(out.sessions.size(), 2u);
+  EXPECT_EQ(out.sessions[0].first, std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(out.sessions[0].last, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(out.sessions[1].first, 5);
+  EXPECT_EQ(out.sessions[1].last, -5);
 }
 
 TEST(SignalStateTest, LearnerStateOfVersionOneDecodesWithoutALatestRecord) {
