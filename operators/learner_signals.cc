@@ -302,9 +302,12 @@ bool LearnerState::DecodeLatest(ByteReader& in) {
   if (!in.I64(window_end)) return false;
   if (window_end == kNoTime) return true;
   if (!in.VarCount(n, 9)) return false;
-  std::string head;
-  PutI64(head, window_end);
-  PutVarint(head, n);
+  // Written straight into `latest`, in the memory form. A persisted skill that is a position
+  // below 128 in `bkt` (the usual case) takes 9 bytes, so the size reserved is then exact; one
+  // kept by name leaves it larger.
+  latest.reserve(8 + VarintSize(n) + 12 * n + (in.rest().size() - 9 * n));
+  PutI64(latest, window_end);
+  PutVarint(latest, n);
   for (uint64_t i = 0; i < n; ++i) {
     uint64_t at = 0;
     double p = 0;
@@ -318,13 +321,11 @@ bool LearnerState::DecodeLatest(ByteReader& in) {
       skill = SkillIds::Intern(name);
     }
     if (!in.Double(p)) return false;
-    PutU32(head, skill);
-    PutDouble(head, p);
+    PutU32(latest, skill);
+    PutDouble(latest, p);
   }
   const std::string_view tail = in.rest();
   if (!ReadLatestTail(in, nullptr)) return false;
-  latest.reserve(head.size() + tail.size() - in.rest().size());
-  latest = head;
   latest.append(tail.substr(0, tail.size() - in.rest().size()));
   return true;
 }
@@ -417,7 +418,10 @@ Status LearnerState::Decode(std::string_view bytes) {
   }
   latest.clear();
   if (varint) {
-    if (!DecodeLatest(in)) return Corrupt("learner");
+    if (!DecodeLatest(in)) {
+      latest.clear();  // no part of a corrupt record
+      return Corrupt("learner");
+    }
   } else if (version == kLearnerStateVersionFixed) {
     LearnerWindowRecord record;
     if (!ReadLatestFixed(in, record)) return Corrupt("learner");
