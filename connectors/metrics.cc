@@ -252,12 +252,7 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
 
   void SetCohortGauge(const CohortGaugeValues& cohort) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = cohorts_.find(cohort.cohort);
-    if (it == cohorts_.end()) {
-      cohorts_.emplace(cohort.cohort, cohort);
-    } else {
-      it->second = cohort;
-    }
+    cohorts_.insert_or_assign(cohort.cohort, cohort);
   }
 
  private:

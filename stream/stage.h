@@ -87,7 +87,7 @@ class Stage final : public AssignmentListener {
   // Checkpoint (into the one batch of the commit), CommitGroup (after the state write).
   // WriteChangelogs without `with_positions` leaves the records that close the commit to
   // WritePositions (after a flush).
-  Status WriteChangelogs(Sink& sink, bool with_positions = true);
+  Status WriteChangelogs(Sink& sink, bool with_positions);
   Status WritePositions(Sink& sink);
   void CollectOffsets(std::vector<PartitionOffset>& offsets) const;
   void Checkpoint(StateBatch& batch, const Sink& sink);
