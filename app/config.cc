@@ -585,6 +585,8 @@ const std::vector<KeySpec>& Specs() {
     s.push_back(StringKey<&C::state, &StateConfig::dir>("state", "dir", true));
     s.push_back(IntKey<&C::state, &StateConfig::memory_mb>("state", "memory_mb", 16,
                                                            int64_t{1} << 30, true));
+    s.push_back(IntKey<&C::state, &StateConfig::checkpoint_interval_ms>(
+        "state", "checkpoint_interval_ms", 0, kMax, true));
     // http
     s.push_back(StringKey<&C::http, &HttpConfig::listen>("http", "listen", true, &CheckListen));
     // metrics

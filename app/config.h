@@ -121,6 +121,9 @@ struct DecodingConfig {
 struct StateConfig {
   std::string dir = "./learnflow-state";
   int64_t memory_mb = 256;  // >= 16: one budget for every RocksDB store (DESIGN §9a)
+  // >= 0: how often a commit also writes the local checkpoint (0: every commit); commits in
+  // between write only the changelogs (EngineOptions::checkpoint_interval_ms).
+  int64_t checkpoint_interval_ms = 5000;
   bool operator==(const StateConfig&) const = default;
 };
 

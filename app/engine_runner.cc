@@ -202,6 +202,7 @@ StatusOr<std::unique_ptr<EngineRunner>> EngineRunner::Create(const Config& confi
   options.max_out_of_orderness_ms = config.processing.max_out_of_orderness_ms;
   options.idle_timeout_ms = config.processing.idle_timeout_ms;
   options.commit_interval_ms = config.processing.commit_interval_ms;
+  options.checkpoint_interval_ms = config.state.checkpoint_interval_ms;
   options.max_message_bytes = static_cast<size_t>(config.processing.max_message_bytes);
   options.max_poll_records = static_cast<size_t>(config.processing.max_poll_records);
   if (config.privacy.pseudonymize_learner_ids) options.pseudonymization_key = config.privacy.key;

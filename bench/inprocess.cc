@@ -242,6 +242,7 @@ StatusOr<InProcessResult> RunInProcess(const InProcessOptions& options,
   engine_options.cohort_changelog_topic = "bench-cohorts-changelog";
   engine_options.poll_timeout_ms = 0;
   engine_options.commit_interval_ms = options.commit_interval_ms;
+  engine_options.checkpoint_interval_ms = options.checkpoint_interval_ms;
   const PacedClock paced(source, std::max<int64_t>(options.paced_events_per_second, 1));
   const Clock& clock = options.paced_events_per_second > 0 ? static_cast<const Clock&>(paced)
                                                             : SystemClock();

@@ -20,6 +20,7 @@ struct InProcessOptions {
   int partitions = 6;
   int memory_mb = 256;
   int64_t commit_interval_ms = 1000;
+  int64_t checkpoint_interval_ms = 5000;
   // 0: the engine reads the wall clock. Otherwise its clock advances by one second per this many
   // input messages served, so commits fall at the same events in every run, whatever the speed
   // (for instruction counts under callgrind, which runs the code ~50 times slower).

@@ -94,6 +94,7 @@ struct Flags {
   int64_t paced_clock = 0;       // in-process: events per simulated second; 0: the wall clock
   int64_t memory_mb = 256;
   int64_t commit_interval_ms = 1000;  // processing.commit_interval_ms of every engine
+  int64_t checkpoint_interval_ms = 5000;  // state.checkpoint_interval_ms of every engine
 };
 
 // One line of the table (and of results.json).
@@ -175,10 +176,11 @@ Status Report::WriteJson(const std::string& path, const Flags& flags) const {
   j += fmt::format(
       "  \"settings\": {{\"events\": {}, \"learners\": {}, \"cohorts\": {}, \"skills\": {}, "
       "\"partitions\": {}, \"segment\": {}, \"memory_learners\": {}, \"restore_learners\": {}, "
-      "\"commit_interval_ms\": {}, \"memory_mb\": {}, \"session_timeout_ms\": {}}},\n",
+      "\"commit_interval_ms\": {}, \"checkpoint_interval_ms\": {}, \"memory_mb\": {}, "
+      "\"session_timeout_ms\": {}}},\n",
       flags.events, flags.learners, flags.cohorts, flags.skills, flags.partitions, flags.segment,
-      flags.memory_learners, flags.restore_learners, flags.commit_interval_ms, flags.memory_mb,
-      flags.session_timeout_ms);
+      flags.memory_learners, flags.restore_learners, flags.commit_interval_ms,
+      flags.checkpoint_interval_ms, flags.memory_mb, flags.session_timeout_ms);
   j += "  \"figures\": [\n";
   for (size_t i = 0; i < figures_.size(); ++i) {
     const Figure& f = figures_[i];
@@ -254,7 +256,8 @@ StatusOr<EngineSetup> WriteEngineConfig(const Flags& flags, const std::string& d
       session_timeout_ms, group);
   y += fmt::format("processing:\n  threads: 1\n  commit_interval_ms: {}\n",
                    flags.commit_interval_ms);
-  y += fmt::format("state:\n  dir: \"{}\"\n  memory_mb: {}\n", state_dir, flags.memory_mb);
+  y += fmt::format("state:\n  dir: \"{}\"\n  memory_mb: {}\n  checkpoint_interval_ms: {}\n",
+                   state_dir, flags.memory_mb, flags.checkpoint_interval_ms);
   y += "http:\n  listen: \"127.0.0.1:0\"\n";
   y += "log:\n  format: text\n  level: info\n";
   std::ofstream out(s.config_path);
@@ -579,6 +582,7 @@ Status InProcess(const Flags& flags, const std::string& dir, Report& report) {
   options.partitions = flags.partitions;
   options.memory_mb = static_cast<int>(flags.memory_mb);
   options.commit_interval_ms = flags.commit_interval_ms;
+  options.checkpoint_interval_ms = flags.checkpoint_interval_ms;
   options.paced_events_per_second = flags.paced_clock;
   std::filesystem::remove_all(dir + "/state");
   std::printf("inprocess: %lld events, %lld learners, on this thread...\n",
@@ -1070,6 +1074,10 @@ int main(int argc, char** argv) {
   app.add_option("--commit-interval-ms", flags.commit_interval_ms,
                  "processing.commit_interval_ms of every engine (in-process too)")
       ->check(CLI::Range(int64_t{10}, int64_t{600000}))
+      ->capture_default_str();
+  app.add_option("--checkpoint-interval-ms", flags.checkpoint_interval_ms,
+                 "state.checkpoint_interval_ms of every engine (in-process too; 0: every commit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{3600000}))
       ->capture_default_str();
   app.add_option("--memory-mb", flags.memory_mb, "state.memory_mb of the engines")
       ->check(CLI::Range(int64_t{16}, int64_t{65536}))

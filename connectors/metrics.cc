@@ -215,6 +215,9 @@ class MetricsRegistry::EngineCollector final : public prometheus::Collectable {
                           "Changelog records applied while restoring partition state.",
                           Load(c.restored)));
     out.push_back(Counter("learnflow_commits_total", "Commit cycles completed.", Load(c.commits)));
+    out.push_back(Counter("learnflow_checkpoints_total",
+                          "Commit cycles that also wrote the local state checkpoint.",
+                          Load(c.checkpoints)));
 
     MetricFamily build =
         Family("learnflow_build_info", "Always 1; labelled with the version.", MetricType::Gauge);

@@ -30,6 +30,7 @@ struct EngineCounters {
   std::atomic<uint64_t> repartition_consumed{0};  // records the cohort stage has read
   std::atomic<uint64_t> dead_letters{0};     // records sent to the dead-letter topic
   std::atomic<uint64_t> commits{0};
+  std::atomic<uint64_t> checkpoints{0};  // commits that wrote the local checkpoint
   std::atomic<uint64_t> restored{0};  // changelog records applied by restores
   std::atomic<uint64_t> rebalances{0};
   std::atomic<int64_t> assigned_partitions{0};

@@ -6,7 +6,9 @@
 //   mid_batch          after applying a message, before the rest of its batch
 //   after_flush        in the commit, outputs acknowledged (or the transaction committed), state
 //                      not yet written
-//   after_state_write  in the commit, state and offsets written, group commit not yet sent
+//   after_state_write  in the commit, state and offsets written (when its checkpoint was due;
+//                      otherwise at the same place, with the checkpoint some commits back),
+//                      group commit not yet sent
 // The two commit points count only commits that carry work (input consumed since the previous
 // commit), so a count means the same thing however long the engine idled first.
 // Unset (production): every check is one relaxed load of a null pointer. Thread-safe.

@@ -63,6 +63,7 @@ void Engine::EnableCohortStage(Source& source, ChangelogReader* changelog) {
 
 Status Engine::Start() {
   last_commit_ms_ = clock_.NowMs();
+  last_checkpoint_ms_ = last_commit_ms_;
   LF_RETURN_IF_ERROR(learners_.Start());
   if (cohorts_ != nullptr) LF_RETURN_IF_ERROR(cohorts_->Start());
   return Status::Ok();
@@ -379,12 +380,17 @@ Status Engine::CommitCycle(bool settle) {
   const bool busy = consumed != consumed_at_last_commit_;
   consumed_at_last_commit_ = consumed;
   if (busy) MaybeCrash(CrashPoint::kAfterFlush);
-  state_batch_.Clear();
-  learners_.Checkpoint(state_batch_, sink_);
-  if (cohorts_ != nullptr) cohorts_->Checkpoint(state_batch_, sink_);
-  if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
-  learners_.PublishQueryable();
-  if (cohorts_ != nullptr) cohorts_->PublishQueryable();
+  if (CheckpointDue(settle)) {
+    last_checkpoint_ms_ = last_commit_ms_;
+    state_batch_.Clear();
+    learners_.Checkpoint(state_batch_, sink_);
+    if (cohorts_ != nullptr) cohorts_->Checkpoint(state_batch_, sink_);
+    if (state_batch_.Count() > 0) LF_RETURN_IF_ERROR(store_.Write(state_batch_));
+    learners_.PublishQueryable();
+    if (cohorts_ != nullptr) cohorts_->PublishQueryable();
+    Bump(counters_.checkpoints);
+  }
+  // Passed by every busy commit, whether or not its checkpoint was due.
   if (busy) MaybeCrash(CrashPoint::kAfterStateWrite);
   Bump(counters_.commits);
   // Exactly-once: the input positions went with the transaction. The cohort stage's consumer
@@ -408,6 +414,15 @@ Status Engine::CommitCycle(bool settle) {
   }
   MaybeTrimMemory();
   return Status::Ok();
+}
+
+bool Engine::CheckpointDue(bool settle) const {
+  // Without a changelog the store is a stage's only copy of its state.
+  const bool changelogs =
+      !options_.changelog_topic.empty() &&
+      (cohorts_ == nullptr || !options_.cohort_changelog_topic.empty());
+  return settle || !changelogs ||
+         last_commit_ms_ - last_checkpoint_ms_ >= options_.checkpoint_interval_ms;
 }
 
 void Engine::CommitGroups(std::span<const PartitionOffset> offsets,

@@ -14,7 +14,8 @@
 //   1. changelog records of every task, then Sink::Flush — every record sent so far is
 //      acknowledged (exactly-once: one Kafka transaction commit, carrying the input positions);
 //   2. one StateBatch with each task's changed state and position, written atomically to the
-//      StateStore (the authoritative checkpoint);
+//      StateStore (the authoritative checkpoint), every `checkpoint_interval_ms` (commits in
+//      between leave it to the next one: the changelogs hold their changes);
 //   3. consumer group commits (for lag monitoring).
 // A crash anywhere replays from the last checkpoint; records re-emitted by the replay are
 // byte-identical to the ones already sent, and the cohort stage counts a repeated learner
@@ -72,6 +73,12 @@ struct EngineOptions {
   // it (processing.idle_timeout_ms). 0 disables idleness.
   TimestampMs idle_timeout_ms = 0;
   TimestampMs commit_interval_ms = 1000;
+  // The local checkpoint (step 2 of the commit cycle) is written by the first commit at least
+  // this long after the previous one, and by every settled commit (revocation, shutdown);
+  // commits in between write only the changelogs, which a restore replays onto the last
+  // checkpoint. 0 writes it at every commit, as do stages without a changelog (the store is
+  // then their only copy). State queries answer as of the last checkpoint.
+  TimestampMs checkpoint_interval_ms = 5000;
   TimestampMs max_future_ms = kMsPerDay;  // events further ahead of the wall clock are invalid
   size_t max_message_bytes = 1 << 20;
   size_t max_poll_records = 500;
@@ -121,7 +128,7 @@ class Engine final : private TaskOutput {
   Status Commit();
 
   const EngineCounters& counters() const { return counters_; }
-  // The partitions whose state the store holds as of the last commit (for StateQueries).
+  // The partitions whose state the store holds as of the last checkpoint (for StateQueries).
   const QueryablePartitions& queryable_learner_partitions() const { return queryable_learners_; }
   const QueryablePartitions& queryable_cohort_partitions() const { return queryable_cohorts_; }
 
@@ -139,6 +146,8 @@ class Engine final : private TaskOutput {
   // next commit's first flush covers them, and only then are its group positions committed.
   Status Commit(bool settle);
   Status CommitCycle(bool settle);
+  // Whether this commit writes the local checkpoint (EngineOptions::checkpoint_interval_ms).
+  bool CheckpointDue(bool settle) const;
   void CommitGroups(std::span<const PartitionOffset> offsets,
                     std::span<const PartitionOffset> cohort_offsets);
   void MaybeTrimMemory();
@@ -173,6 +182,7 @@ class Engine final : private TaskOutput {
   Status sink_error_;  // first Send error inside processing; surfaced by RunOnce
   bool paused_ = false;
   TimestampMs last_commit_ms_ = 0;
+  TimestampMs last_checkpoint_ms_ = 0;
   TimestampMs last_memory_trim_ms_ = 0;
   uint64_t consumed_at_last_commit_ = 0;
 

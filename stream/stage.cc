@@ -136,6 +136,7 @@ Status Stage<Task>::OnRevoked(std::span<const int32_t> partitions, bool lost) {
     }
     tasks_.erase(partition);
     std::erase(checkpointed_, partition);
+    std::erase(wrote_since_checkpoint_, partition);
     spdlog::info("partition {}-{} {}", options_.topic, partition,
                  lost ? "lost (uncommitted work discarded; its next owner restores it)" : "revoked");
   }
@@ -175,7 +176,13 @@ Status Stage<Task>::WriteChangelogs(Sink& sink, bool with_positions) {
     if (restoring(partition)) continue;
     LF_ASSIGN_OR_RETURN(const bool wrote,
                         task->WriteChangelog(ChangelogSender(sink, partition), with_positions));
-    if (wrote) wrote_changelog_.push_back(partition);
+    if (wrote) {
+      wrote_changelog_.push_back(partition);
+      if (std::find(wrote_since_checkpoint_.begin(), wrote_since_checkpoint_.end(), partition) ==
+          wrote_since_checkpoint_.end()) {
+        wrote_since_checkpoint_.push_back(partition);
+      }
+    }
   }
   return Status::Ok();
 }
@@ -212,16 +219,19 @@ void Stage<Task>::Checkpoint(StateBatch& batch, const Sink& sink) {
   for (auto& [partition, task] : tasks_) {
     // A restoring task holds part of a replay: its local checkpoint stays as it was.
     if (restoring(partition)) continue;
-    // After the records of this commit: after its "P" once that is acknowledged, else at it
-    // (an unsettled commit's "P" is still on its way and lands right after them, or never). A
-    // restore from there reads at most that "P", which changes nothing.
+    // After the records of the last commit that wrote any: after its "P" once that is
+    // acknowledged, else at it (an unsettled commit's "P" is still on its way and lands right
+    // after them, or never). A restore from there reads at most that "P", which changes nothing.
+    // A partition that wrote nothing since the last checkpoint keeps that checkpoint's offset.
     int64_t changelog_next = -1;
-    if (std::find(wrote_changelog_.begin(), wrote_changelog_.end(), partition) != wrote_changelog_.end()) {
+    if (std::find(wrote_since_checkpoint_.begin(), wrote_since_checkpoint_.end(), partition) !=
+        wrote_since_checkpoint_.end()) {
       const int64_t delivered = sink.LastDeliveredOffset(options_.changelog_topic, partition);
       if (delivered >= 0) changelog_next = delivered + 1;
     }
     task->Checkpoint(batch, changelog_next);
   }
+  wrote_since_checkpoint_.clear();
 }
 
 template <typename Task>

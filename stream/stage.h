@@ -84,7 +84,8 @@ class Stage final : public AssignmentListener {
   Status Resume();
 
   // Commit cycle, in this order: WriteChangelogs (before the flush), CollectOffsets,
-  // Checkpoint (into the one batch of the commit), CommitGroup (after the state write).
+  // Checkpoint (into the one batch of the commit; not at every commit, see
+  // EngineOptions::checkpoint_interval_ms), CommitGroup (after the state write).
   // WriteChangelogs without `with_positions` leaves the records that close the commit to
   // WritePositions (after a flush).
   Status WriteChangelogs(Sink& sink, bool with_positions);
@@ -121,7 +122,8 @@ class Stage final : public AssignmentListener {
   std::vector<ChangelogRecord> restore_batch_;
   std::vector<int32_t> caught_up_;
   std::vector<int32_t> active_;
-  std::vector<int32_t> wrote_changelog_;
+  std::vector<int32_t> wrote_changelog_;            // by this commit
+  std::vector<int32_t> wrote_since_checkpoint_;     // by the commits since the last Checkpoint
   QueryablePartitions* queryable_ = nullptr;
   std::vector<int32_t> checkpointed_;
 };

@@ -2,9 +2,10 @@
 // /v1/learners/{id}, /v1/cohorts/{id}, /v1/cohorts?struggling=true), as JSON.
 //
 // Like Kafka Streams' interactive queries, they read the local state store from another thread
-// and never touch the processing thread: the engine checkpoints every task's state to RocksDB at
-// each commit, and publishes which partitions it owns (QueryablePartitions) once their state is
-// in the store. So an answer is as of the last commit (processing.commit_interval_ms), and covers
+// and never touch the processing thread: the engine checkpoints every task's state to RocksDB
+// (every state.checkpoint_interval_ms), and publishes which partitions it owns
+// (QueryablePartitions) once their state is in the store. So an answer is as of the last
+// checkpoint, and covers
 // the partitions of this instance only: with several instances, a learner or cohort is answered
 // by the instance that owns its partition.
 //
@@ -33,8 +34,8 @@
 
 namespace learnflow {
 
-// The partitions of one stage whose state the store holds as of the last commit. Written by the
-// processing thread (after each state write, and on revocation), read by query threads.
+// The partitions of one stage whose state the store holds as of the last checkpoint. Written by
+// the processing thread (after each state write, and on revocation), read by query threads.
 class QueryablePartitions {
  public:
   void Replace(std::span<const int32_t> partitions);

@@ -89,6 +89,7 @@ TEST_F(ConfigTest, DefaultsWithoutAnySource) {
   EXPECT_DOUBLE_EQ(config->signals.cohort_struggling_share, 0.3);
   EXPECT_EQ(config->state.dir, "./learnflow-state");
   EXPECT_EQ(config->state.memory_mb, 256);
+  EXPECT_EQ(config->state.checkpoint_interval_ms, 5000);
   EXPECT_EQ(config->http.listen, "0.0.0.0:8080");
   EXPECT_EQ(config->metrics.max_cohorts, 1000);
   EXPECT_FALSE(config->privacy.pseudonymize_learner_ids);
@@ -165,6 +166,7 @@ signals:
 state:
   dir: /var/lib/learnflow
   memory_mb: 1024
+  checkpoint_interval_ms: 0
 http:
   listen: "[::]:9090"
 metrics:
@@ -191,6 +193,7 @@ log:
   EXPECT_EQ(config->signals.min_attempts, 3);
   EXPECT_EQ(config->state.dir, "/var/lib/learnflow");
   EXPECT_EQ(config->state.memory_mb, 1024);
+  EXPECT_EQ(config->state.checkpoint_interval_ms, 0);
   EXPECT_EQ(config->http.listen, "[::]:9090");
   EXPECT_EQ(config->metrics.max_cohorts, 0);
   EXPECT_EQ(config->log.format, LogFormat::kJson);
@@ -383,6 +386,8 @@ TEST_F(ConfigTest, RejectionsNameTheKeyAndSource) {
        "signals.cohort_struggling_share: expected a number between 0 and 1, got \"2\" (from "
        "--set)"},
       {"state.memory_mb=8", "state.memory_mb: expected an integer >= 16, got \"8\" (from --set)"},
+      {"state.checkpoint_interval_ms=-1",
+       "state.checkpoint_interval_ms: expected an integer >= 0, got \"-1\" (from --set)"},
       {"state.dir=", "state.dir: expected a non-empty string (from --set)"},
       {"http.listen=8080",
        "http.listen: expected host:port with a port between 0 and 65535, got \"8080\" (from "

@@ -120,6 +120,7 @@ TEST(MetricsRegistryTest, ValuesReflectTheCounters) {
   f.state_bytes.store(123456789);
   c.restored.store(250000);
   c.commits.store(17);
+  c.checkpoints.store(4);
   c.min_watermark_ms.store(1'000'000);
   f.clock.now.store(1'090'500);
 
@@ -141,6 +142,7 @@ TEST(MetricsRegistryTest, ValuesReflectTheCounters) {
   EXPECT_EQ(e.Value("learnflow_restoring"), 0);
   EXPECT_EQ(e.Value("learnflow_restored_records_total"), 250000);
   EXPECT_EQ(e.Value("learnflow_commits_total"), 17);
+  EXPECT_EQ(e.Value("learnflow_checkpoints_total"), 4);
   EXPECT_EQ(e.types.at("learnflow_events_consumed_total"), "counter");
   EXPECT_EQ(e.types.at("learnflow_restored_records_total"), "counter");
   EXPECT_EQ(e.types.at("learnflow_watermark_lag_seconds"), "gauge");

@@ -16,6 +16,7 @@
 #include "connectors/decoders/event_decoder.h"
 #include "connectors/kafka_client.h"
 #include "state/state_store.h"
+#include "state/window_key.h"
 #include "stream/engine.h"
 #include "tests/testing/kafka_test_util.h"
 #include "tests/testing/signal_records.h"
@@ -36,6 +37,16 @@ constexpr char kDeadLetter[] = "learnflow.dead-letter";
 class FixedClock final : public Clock {
  public:
   TimestampMs NowMs() const override { return *ParseIso8601Millis("2026-06-01T00:00:00Z"); }
+};
+
+// A wall clock the test moves, so that the engine's periodic commits fall where the test says.
+class SteppingClock final : public Clock {
+ public:
+  TimestampMs NowMs() const override { return now_; }
+  void Advance(TimestampMs ms) { now_ += ms; }
+
+ private:
+  TimestampMs now_ = *ParseIso8601Millis("2026-06-01T00:00:00Z");
 };
 
 std::string Xapi(const std::string& id, const std::string& name, const std::string& time,
@@ -326,6 +337,99 @@ TEST_F(PipelineTest, RestartResumesWindowsAndPositionFromTheStateStore) {
   EXPECT_EQ((*signals)[0].key, "https://lms.example.org|dave");
   EXPECT_NE((*signals)[0].value.find(R"("window_start":"2026-03-02T12:00:00.000Z")"), std::string::npos);
   EXPECT_NE((*signals)[0].value.find(R"("events":2,)"), std::string::npos) << (*signals)[0].value;
+}
+
+// Periodic commits between two local checkpoints write only the changelog. An engine that dies
+// after such commits, before any checkpoint, leaves no position in its store; the next one
+// restores what those commits logged and counts every event exactly once.
+TEST_F(PipelineTest, CommitsBetweenCheckpointsAreReplayedFromTheChangelogAfterACrash) {
+  const std::string changelog_topic = "pipeline-test-windows-changelog";
+  ASSERT_OK(broker_->CreateTopic(changelog_topic, 2));
+  auto produce = [&](const std::string& id, const std::string& name, const std::string& time) {
+    return testing::ProduceRecords(broker_->bootstrap_servers(), kInput,
+                                   {{0, "k", Xapi(id, name, time)}});
+  };
+  ASSERT_OK(produce("d-1", "dave", "2026-03-02T12:10:00Z"));
+  ASSERT_OK(produce("d-2", "dave", "2026-03-02T12:20:00Z"));
+  EngineOptions options = Options();
+  options.changelog_topic = changelog_topic;
+  options.commit_interval_ms = 1000;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  {
+    StatusOr<std::unique_ptr<StateStore>> store =
+        StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32});
+    ASSERT_OK(store.status());
+    StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
+    ASSERT_OK(source.status());
+    StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
+    ASSERT_OK(sink.status());
+    StatusOr<std::unique_ptr<KafkaChangelogReader>> changelog =
+        KafkaChangelogReader::Create(Client(), changelog_topic);
+    ASSERT_OK(changelog.status());
+    EventDecoder decoder;
+    SteppingClock clock;
+    EngineOptions first = options;
+    first.checkpoint_interval_ms = 3600000;
+    Engine engine(first, **source, **sink, decoder, **store, clock, changelog->get());
+    ASSERT_OK(engine.Start());
+    const EngineCounters& counters = engine.counters();
+    auto run_until_consumed = [&](uint64_t n) {
+      while (counters.consumed.load() < n) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "consumed " << counters.consumed.load();
+        ASSERT_OK(engine.RunOnce());
+      }
+      // The next turn commits: the interval has passed.
+      clock.Advance(first.commit_interval_ms);
+      ASSERT_OK(engine.RunOnce());
+    };
+    run_until_consumed(2);
+    if (HasFatalFailure()) return;
+    ASSERT_OK(produce("d-3", "dave", "2026-03-02T12:30:00Z"));
+    run_until_consumed(3);
+    if (HasFatalFailure()) return;
+    EXPECT_GE(counters.commits.load(), 2u);
+    EXPECT_EQ(counters.checkpoints.load(), 0u);
+    // The store holds no position for the partition: nothing was checkpointed.
+    std::string value;
+    bool found = true;
+    ASSERT_OK((*store)->Get(Family::kMeta, "pos/" + PartitionPrefix(0), value, found));
+    EXPECT_FALSE(found);
+    // Dies here: no final commit, no shutdown.
+  }
+
+  // The next engine on the same state directory: restore, then an event that closes the window.
+  ASSERT_OK(produce("e-1", "erin", "2026-03-02T14:00:00Z"));
+  StatusOr<std::unique_ptr<StateStore>> store =
+      StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32});
+  ASSERT_OK(store.status());
+  StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
+  ASSERT_OK(source.status());
+  StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
+  ASSERT_OK(sink.status());
+  StatusOr<std::unique_ptr<KafkaChangelogReader>> changelog =
+      KafkaChangelogReader::Create(Client(), changelog_topic);
+  ASSERT_OK(changelog.status());
+  EventDecoder decoder;
+  FixedClock clock;
+  Engine engine(options, **source, **sink, decoder, **store, clock, changelog->get());
+  ASSERT_OK(engine.Start());
+  const EngineCounters& counters = engine.counters();
+  while (counters.consumed.load() < 1) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "erin's event never consumed";
+    ASSERT_OK(engine.RunOnce());
+  }
+  ASSERT_OK(engine.Shutdown());
+  EXPECT_GT(counters.restored.load(), 0u) << "nothing came back from the changelog";
+  // Only erin's event: the three before it are below the restored position.
+  EXPECT_EQ(counters.consumed.load(), 1u);
+  // The shutdown's commit is settled, so it checkpoints (and so does the revocation after it).
+  EXPECT_GE(counters.checkpoints.load(), 1u);
+  StatusOr<std::vector<ConsumedRecord>> signals =
+      testing::ReadTopic(broker_->bootstrap_servers(), kSignals, 1);
+  ASSERT_OK(signals.status());
+  ASSERT_EQ(signals->size(), 1u);
+  EXPECT_EQ((*signals)[0].key, "https://lms.example.org|dave");
+  EXPECT_NE((*signals)[0].value.find(R"("events":3,)"), std::string::npos) << (*signals)[0].value;
 }
 
 // Readiness (/readyz) follows `restoring`: it must be set from the moment partitions are

@@ -166,6 +166,9 @@ std::string RecoveryFixture::WriteConfig(const std::string& dir, const std::stri
     << "  idle_timeout_ms: 0\n"
     << "  guarantee: " << guarantee << "\n"
     << "state:\n  dir: \"" << (state_dir.empty() ? dir + "/state" : state_dir) << "\"\n  memory_mb: 32\n"
+    // A checkpoint every few commits: a crash lands right after one or with the local state
+    // some commits behind the changelog.
+    << "  checkpoint_interval_ms: 100\n"
     << "http:\n  listen: \"127.0.0.1:0\"\n";  // several instances on one machine
   return path;
 }
