@@ -33,6 +33,67 @@ double CpuSeconds(int who) {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// One partition's messages from offset `base`: their bytes in blocks that never move (so views
+// stay valid while appending), no allocation per message. Forget(n) drops the first n and frees
+// the blocks that only they used.
+class MessageLog {
+ public:
+  struct Message {
+    std::string_view key;
+    std::string_view payload;
+    TimestampMs timestamp_ms;
+  };
+  static constexpr size_t kBlockBytes = size_t{1} << 20;
+
+  void Append(std::string_view key, std::string_view payload, TimestampMs timestamp_ms) {
+    const size_t need = key.size() + payload.size();
+    if (blocks_.empty() || blocks_.back().used + need > blocks_.back().size) {
+      const size_t bytes = std::max(need, kBlockBytes);
+      blocks_.push_back(Block{std::make_unique<char[]>(bytes), bytes, 0, base_ + size()});
+    }
+    Block& b = blocks_.back();
+    char* at = b.bytes.get() + b.used;
+    std::copy(key.begin(), key.end(), at);
+    std::copy(payload.begin(), payload.end(), at + key.size());
+    b.used += need;
+    messages_.push_back(Message{std::string_view(at, key.size()),
+                                std::string_view(at + key.size(), payload.size()), timestamp_ms});
+  }
+  size_t base() const { return base_; }
+  size_t size() const { return messages_.size() - head_; }
+  const Message& operator[](size_t i) const { return messages_[head_ + i]; }
+  void Forget(size_t n) {
+    head_ += n;
+    base_ += n;
+    // A block goes once the next one starts at or before the first message kept.
+    while (blocks_.size() > 1 && blocks_[1].first <= base_) blocks_.pop_front();
+    if (size() == 0) {
+      messages_.clear();
+      head_ = 0;
+      if (!blocks_.empty()) {
+        blocks_.resize(1);
+        blocks_.front().used = 0;
+        blocks_.front().first = base_;
+      }
+    } else if (head_ > messages_.size() / 2) {
+      messages_.erase(messages_.begin(), messages_.begin() + static_cast<ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  struct Block {
+    std::unique_ptr<char[]> bytes;
+    size_t size;
+    size_t used;
+    size_t first;  // offset of the block's first message
+  };
+  std::deque<Block> blocks_;
+  std::vector<Message> messages_;  // from messages_[head_] at offset base_
+  size_t head_ = 0;
+  size_t base_ = 0;
+};
+
 // Messages of several partitions, served like a consumer: assigned all at the first Poll, up to
 // `max` per Poll, one partition per Poll in turn (like a fetch response). Views stay valid until
 // the next Poll. With `forget_served`, what a Poll served is freed at the next Poll (a queue);
@@ -43,13 +104,15 @@ class MemorySource final : public Source {
       : partitions_(static_cast<size_t>(partitions)), forget_served_(forget_served) {}
 
   void Append(int32_t partition, std::string_view key, std::string_view payload) {
-    Partition& p = partitions_[static_cast<size_t>(partition)];
-    p.messages.emplace_back(std::string(key), std::string(payload));
+    // Stamped at append, as a producer stamps a record (Kafka's CreateTime): the engine takes
+    // a record's own timestamp for "now" and reads the clock only for records without one.
+    const TimestampMs now = SystemClock().NowMs();
+    partitions_[static_cast<size_t>(partition)].messages.Append(key, payload, now);
   }
   size_t Served() const { return served_; }
   size_t Pending() const {
     size_t n = 0;
-    for (const Partition& p : partitions_) n += p.messages.size() - (p.next - p.base);
+    for (const Partition& p : partitions_) n += p.messages.size() - (p.next - p.messages.base());
     return n;
   }
 
@@ -68,23 +131,20 @@ class MemorySource final : public Source {
       for (size_t i = 0; i < starts.size(); ++i) partitions_[i].paused = starts[i].paused;
     }
     if (forget_served_) {
-      for (Partition& p : partitions_) {
-        p.messages.erase(p.messages.begin(),
-                         p.messages.begin() + static_cast<ptrdiff_t>(p.next - p.base));
-        p.base = p.next;
-      }
+      for (Partition& p : partitions_) p.messages.Forget(p.next - p.messages.base());
     }
     const size_t index = cursor_;
     cursor_ = (cursor_ + 1) % partitions_.size();
     Partition& p = partitions_[index];
     if (p.paused) return Status::Ok();
-    while (out.size() < max && p.next - p.base < p.messages.size()) {
-      const auto& [key, payload] = p.messages[p.next - p.base];
+    while (out.size() < max && p.next - p.messages.base() < p.messages.size()) {
+      const auto& [key, payload, timestamp_ms] = p.messages[p.next - p.messages.base()];
       InputMessage& m = out.emplace_back();
       m.partition = static_cast<int32_t>(index);
       m.offset = static_cast<int64_t>(p.next++);
       m.key = key;
       m.payload = payload;
+      m.timestamp_ms = timestamp_ms;
     }
     served_ += out.size();
     return Status::Ok();
@@ -99,8 +159,7 @@ class MemorySource final : public Source {
 
  private:
   struct Partition {
-    std::deque<std::pair<std::string, std::string>> messages;  // from offset `base`
-    size_t base = 0;
+    MessageLog messages;
     size_t next = 0;
     bool paused = false;
   };
