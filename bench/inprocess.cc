@@ -34,8 +34,8 @@ double CpuSeconds(int who) {
 }
 
 // One partition's messages from offset `base`: their bytes in blocks that never move (so views
-// stay valid while appending), no allocation per message. Forget(n) drops the first n and frees
-// the blocks that only they used.
+// stay valid while appending), no allocation per message. Forget(n) drops the first n; the
+// blocks that only they used are kept for reuse (as a consumer reuses its fetch buffers).
 class MessageLog {
  public:
   struct Message {
@@ -49,7 +49,14 @@ class MessageLog {
     const size_t need = key.size() + payload.size();
     if (blocks_.empty() || blocks_.back().used + need > blocks_.back().size) {
       const size_t bytes = std::max(need, kBlockBytes);
-      blocks_.push_back(Block{std::make_unique<char[]>(bytes), bytes, 0, base_ + size()});
+      std::unique_ptr<char[]> block;
+      if (bytes == kBlockBytes && !spare_.empty()) {
+        block = std::move(spare_.back());
+        spare_.pop_back();
+      } else {
+        block.reset(new char[bytes]);  // not zeroed: only written bytes are read
+      }
+      blocks_.push_back(Block{std::move(block), bytes, 0, base_ + size()});
     }
     Block& b = blocks_.back();
     char* at = b.bytes.get() + b.used;
@@ -66,15 +73,11 @@ class MessageLog {
     head_ += n;
     base_ += n;
     // A block goes once the next one starts at or before the first message kept.
-    while (blocks_.size() > 1 && blocks_[1].first <= base_) blocks_.pop_front();
+    while (blocks_.size() > 1 && blocks_[1].first <= base_) Retire();
     if (size() == 0) {
       messages_.clear();
       head_ = 0;
-      if (!blocks_.empty()) {
-        blocks_.resize(1);
-        blocks_.front().used = 0;
-        blocks_.front().first = base_;
-      }
+      while (!blocks_.empty()) Retire();
     } else if (head_ > messages_.size() / 2) {
       messages_.erase(messages_.begin(), messages_.begin() + static_cast<ptrdiff_t>(head_));
       head_ = 0;
@@ -88,7 +91,13 @@ class MessageLog {
     size_t used;
     size_t first;  // offset of the block's first message
   };
+  void Retire() {
+    if (blocks_.front().size == kBlockBytes) spare_.push_back(std::move(blocks_.front().bytes));
+    blocks_.pop_front();
+  }
+
   std::deque<Block> blocks_;
+  std::vector<std::unique_ptr<char[]>> spare_;
   std::vector<Message> messages_;  // from messages_[head_] at offset base_
   size_t head_ = 0;
   size_t base_ = 0;
