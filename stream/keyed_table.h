@@ -6,8 +6,10 @@
 //   - checkpoint: changed entries are Put into the commit's StateBatch (store key = prefix +
 //     local key in one column family), erased ones Deleted (or left to a range delete the task
 //     issues itself, e.g. windows dropped by time);
-//   - a commit visits only the entries changed since the last one (MarkChanged keeps a list),
-//     and encodes each once: the changelog record and the checkpoint share the bytes;
+//   - a changelog write visits only the entries changed since the last one, a checkpoint those
+//     changed since the last checkpoint (several commits may come between two checkpoints);
+//     an entry is encoded once per changelog write, and a checkpoint in the same commit reuses
+//     those bytes;
 //   - changelog: changed entries are sent as (tag + local key, encoded V), erased ones that were
 //     logged as tombstones; the task closes each commit with its own position record;
 //   - restore: records of the changelog are staged per commit and applied when the task reads
@@ -73,7 +75,8 @@ class KeyedTable final : public TableBase {
     bool dirty = false;            // changed since the last local checkpoint
     bool logged = false;           // present in the changelog (needs a tombstone when erased)
     bool unlogged_change = false;  // changed since the last changelog write
-    uint32_t changed_slot = kNotListed;  // index in the table's list of changed entries
+    uint32_t changed_slot = kNotListed;  // index in the list of entries changed since the
+                                         // last checkpoint
     const MapKey* key = nullptr;         // the map's own key of this entry (for the changed list)
   };
   using Map = std::conditional_t<kOrdered, std::map<std::string, Entry, std::less<>>,
@@ -114,8 +117,8 @@ class KeyedTable final : public TableBase {
   // The entry goes to the changelog and the checkpoint at the next commit.
   void MarkChanged(Entry& entry) {
     entry.dirty = true;
-    entry.unlogged_change = logging_;
     List(entry);
+    if (logging_) Unlogged(entry);
   }
   // Removes an entry. A logged entry gets a changelog tombstone; `delete_in_store` also deletes
   // it from the store at the next checkpoint (false when the task drops it with a range delete).
@@ -158,23 +161,25 @@ class KeyedTable final : public TableBase {
       sent = true;
     }
     tombstones_.clear();
-    SortChanged();
     encoded_.clear();
     encoded_at_.assign(changed_.size(), kNotEncoded);
-    for (size_t i = 0; i < changed_.size(); ++i) {
-      Entry* entry = changed_[i];
-      if (entry == nullptr || !entry->unlogged_change) continue;
+    // In the order the entries changed: a restore applies a commit's records together, so
+    // their order does not matter (the checkpoint sorts, for RocksDB).
+    for (const uint32_t slot : unlogged_) {
+      Entry* entry = changed_[slot];
+      if (entry == nullptr || !entry->unlogged_change) continue;  // erased, or replaced
       key_scratch_.assign(1, tag_);
       key_scratch_ += *entry->key;
       const size_t begin = encoded_.size();
       entry->value.Encode(encoded_);
-      encoded_at_[i] = {begin, encoded_.size() - begin};
+      encoded_at_[slot] = {begin, encoded_.size() - begin};
       const std::string_view value = std::string_view(encoded_).substr(begin);
       LF_RETURN_IF_ERROR(send(std::string_view(key_scratch_), &value));
       entry->unlogged_change = false;
       entry->logged = true;
       sent = true;
     }
+    unlogged_.clear();
     return sent;
   }
 
@@ -196,19 +201,33 @@ class KeyedTable final : public TableBase {
       batch.Delete(family_, key_scratch_);
     }
     store_deletes_.clear();
-    // The encodings of this commit's changelog write, when it ran (the list is unchanged since;
-    // entries listed after it, as by a rewrite, unsort the list and void them).
-    const bool encoded = changed_sorted_ && encoded_at_.size() == changed_.size();
-    SortChanged();
-    for (size_t i = 0; i < changed_.size(); ++i) {
-      Entry* entry = changed_[i];
-      if (entry == nullptr) continue;
+    // The encodings of this commit's changelog write, when it ran (slots are only appended
+    // until the checkpoint; entries listed after that write, as by a rewrite, void them).
+    const bool encoded = encoded_at_.size() == changed_.size();
+    // Key order: RocksDB's memtable (a skip list) inserts keys in order at a fraction of the
+    // cost of keys in random order.
+    order_.clear();
+    for (uint32_t slot = 0; slot < changed_.size(); ++slot) {
+      if (changed_[slot] != nullptr) order_.push_back(slot);
+    }
+    SortByKey(
+        order_, [this](uint32_t slot) { return std::string_view(*changed_[slot]->key); },
+        order_scratch_);
+    // Entries not yet in the changelog (none when the changelog was written first) stay listed.
+    still_unlogged_.clear();
+    for (const uint32_t slot : unlogged_) {
+      Entry* entry = changed_[slot];
+      if (entry != nullptr && entry->unlogged_change) still_unlogged_.push_back(entry);
+    }
+    for (const uint32_t slot : order_) {
+      Entry* entry = changed_[slot];
       if (entry->dirty) {
         key_scratch_.assign(prefix_);
         key_scratch_ += *entry->key;
-        if (encoded && encoded_at_[i] != kNotEncoded) {
+        if (encoded && encoded_at_[slot] != kNotEncoded) {
           batch.Put(family_, key_scratch_,
-                    std::string_view(encoded_).substr(encoded_at_[i].first, encoded_at_[i].second));
+                    std::string_view(encoded_).substr(encoded_at_[slot].first,
+                                                      encoded_at_[slot].second));
         } else {
           value_scratch_.clear();
           entry->value.Encode(value_scratch_);
@@ -219,9 +238,13 @@ class KeyedTable final : public TableBase {
       entry->changed_slot = kNotListed;
     }
     changed_.clear();
-    changed_sorted_ = true;
     encoded_at_.clear();
     encoded_.clear();
+    unlogged_.clear();
+    for (Entry* entry : still_unlogged_) {
+      List(*entry);
+      unlogged_.push_back(entry->changed_slot);
+    }
   }
 
   // Restore: keeps one changelog record (local key, value or nullptr), decoded, until its
@@ -265,9 +288,9 @@ class KeyedTable final : public TableBase {
     for (Staged& record : staged_) {
       auto it = entries_.find(std::string_view(record.key));
       if (it != entries_.end()) {
-        it->second.unlogged_change = true;
         it->second.logged = true;
         List(it->second);
+        Unlogged(it->second);
       } else if (!record.tombstone) {
         tombstones_.Add(record.key);
       }
@@ -309,16 +332,12 @@ class KeyedTable final : public TableBase {
     if (entry.changed_slot != kNotListed) return;
     entry.changed_slot = static_cast<uint32_t>(changed_.size());
     changed_.push_back(&entry);
-    changed_sorted_ = false;
   }
-  // Drops erased entries from the changed list and puts it in key order: RocksDB's memtable
-  // (a skip list) inserts keys in order at a fraction of the cost of keys in random order.
-  void SortChanged() {
-    if (changed_sorted_) return;
-    std::erase(changed_, nullptr);
-    SortByKey(changed_, [](const Entry* e) { return std::string_view(*e->key); }, sort_scratch_);
-    for (size_t i = 0; i < changed_.size(); ++i) changed_[i]->changed_slot = static_cast<uint32_t>(i);
-    changed_sorted_ = true;
+  // REQUIRES: `entry` is listed.
+  void Unlogged(Entry& entry) {
+    if (entry.unlogged_change) return;
+    entry.unlogged_change = true;
+    unlogged_.push_back(entry.changed_slot);
   }
 
   // The first key after every key starting with prefix_ (prefixes are fixed-width partition
@@ -344,11 +363,14 @@ class KeyedTable final : public TableBase {
   KeyList tombstones_;
   KeyList store_deletes_;
   std::vector<Staged> staged_;
-  // Entries changed since the last checkpoint (null: erased since), and the bytes of their
-  // changelog records of this commit ((offset, size) in encoded_ per slot).
+  // Entries changed since the last checkpoint by slot (null: erased since), the slots of those
+  // changed since the last changelog write, and the bytes of this commit's changelog records
+  // ((offset, size) in encoded_ per slot).
   std::vector<Entry*> changed_;
-  std::vector<KeySortSlot<Entry*>> sort_scratch_;
-  bool changed_sorted_ = true;
+  std::vector<uint32_t> unlogged_;
+  std::vector<uint32_t> order_;  // Checkpoint's scratch: listed slots in key order
+  std::vector<KeySortSlot<uint32_t>> order_scratch_;
+  std::vector<Entry*> still_unlogged_;  // Checkpoint's scratch
   std::vector<std::pair<size_t, size_t>> encoded_at_;
   std::string encoded_;
   std::string key_scratch_;
