@@ -17,11 +17,13 @@
 //      StateStore (the authoritative checkpoint), every `checkpoint_interval_ms` (commits in
 //      between leave it to the next one: the changelogs hold their changes);
 //   3. consumer group commits (for lag monitoring).
-// A crash anywhere replays from the last checkpoint; records re-emitted by the replay are
-// byte-identical to the ones already sent, and the cohort stage counts a repeated learner
-// summary once. Exactly-once: a crash after the transaction commit but before the local
-// checkpoint is repaired by the restore, which reads the committed changelog records (and their
-// position) on start-up, so nothing is emitted twice; a crash before it aborts the transaction.
+// A crash anywhere resumes from the last commit whose changelog position records are durable:
+// the restore replays the changelog since the last checkpoint onto it. Records re-emitted by
+// the replay of the input after that commit are byte-identical to the ones already sent, and the
+// cohort stage counts a repeated learner summary once. Exactly-once: a crash after the
+// transaction commit but before the local checkpoint is repaired by the same restore, which
+// reads the committed changelog records (and their position) on start-up, so nothing is emitted
+// twice; a crash before it aborts the transaction.
 //
 // Lifecycle: construct, optionally EnableCohortStage(), Start() (subscribes), then RunOnce()
 // repeatedly or Run() until `stop`, then Shutdown() (final commit, leave groups). Threading:

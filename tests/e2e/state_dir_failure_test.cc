@@ -66,6 +66,11 @@ void ExpectStateFailureExit(int status, const std::string& log, const std::strin
   EXPECT_NE(log.find("engine ready ("), std::string::npos) << log;
 }
 
+// These tests fail state writes: every commit writes the local checkpoint
+// (state.checkpoint_interval_ms 0), so the run before the failure leaves local state to resume
+// from, and "changelog records of a later commit" means "the earlier commit's state is stored".
+constexpr int kStateAtEveryCommit = 0;
+
 class StateDirFailureTest : public testing::RecoveryFixture {
  protected:
   // Restarts group `group` on its state after the failure; the outputs must equal `reference`
@@ -98,7 +103,8 @@ TEST_F(StateDirFailureTest, DiskFullStopsTheEngineWithExitCode1AndARestartWithSp
   // The whole run writes ~900 KB of RocksDB log: 256 KiB fill up a few seconds into it.
   const std::string state_dir = (*fs)->path() + "/state";
   const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config",
-                                         WriteConfig(dir.path(), "full", "at_least_once", state_dir)};
+                                         WriteConfig(dir.path(), "full", "at_least_once", state_dir,
+                                                     kStateAtEveryCommit)};
   const std::string log = dir.path() + "/full.log";
   {
     testing::ChildProcess child(argv, {}, log);
@@ -125,7 +131,8 @@ TEST_F(StateDirFailureTest, StateDiskTurningReadOnlyMidRunStopsTheEngineWithExit
 
   const std::string state_dir = (*fs)->path() + "/state";
   const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config",
-                                         WriteConfig(dir.path(), "readonly", "at_least_once", state_dir)};
+                                         WriteConfig(dir.path(), "readonly", "at_least_once", state_dir,
+                                                     kStateAtEveryCommit)};
   const std::string log = dir.path() + "/readonly.log";
   {
     testing::ChildProcess child(argv, {}, log);

@@ -150,7 +150,8 @@ Outputs RecoveryFixture::ReferenceRun() {
 }
 
 std::string RecoveryFixture::WriteConfig(const std::string& dir, const std::string& group,
-                                         const std::string& guarantee, const std::string& state_dir) {
+                                         const std::string& guarantee, const std::string& state_dir,
+                                         int checkpoint_interval_ms) {
   CreateGroupTopics(group);
   const std::string path = dir + "/learnflow.yaml";
   std::ofstream f(path);
@@ -166,9 +167,7 @@ std::string RecoveryFixture::WriteConfig(const std::string& dir, const std::stri
     << "  idle_timeout_ms: 0\n"
     << "  guarantee: " << guarantee << "\n"
     << "state:\n  dir: \"" << (state_dir.empty() ? dir + "/state" : state_dir) << "\"\n  memory_mb: 32\n"
-    // A checkpoint every few commits: a crash lands right after one or with the local state
-    // some commits behind the changelog.
-    << "  checkpoint_interval_ms: 100\n"
+    << "  checkpoint_interval_ms: " << checkpoint_interval_ms << "\n"
     << "http:\n  listen: \"127.0.0.1:0\"\n";  // several instances on one machine
   return path;
 }

@@ -86,10 +86,13 @@ class RecoveryFixture : public ::testing::Test {
   Outputs ReferenceRun();
 
   // Creates the topics of `group` (once) and writes a config for it in `dir`/learnflow.yaml:
-  // small batches and frequent commits, no idleness, state in `state_dir` (default `dir`/state).
+  // small batches and frequent commits (every 20 ms), no idleness, state in `state_dir` (default
+  // `dir`/state), a local checkpoint every `checkpoint_interval_ms` (by default about every
+  // fifth commit, so a crash lands right after a checkpoint or with the local state some commits
+  // behind the changelog).
   std::string WriteConfig(const std::string& dir, const std::string& group,
                           const std::string& guarantee = "at_least_once",
-                          const std::string& state_dir = "");
+                          const std::string& state_dir = "", int checkpoint_interval_ms = 100);
 
   // Reads the group's output topics until they hold every reference record (or two minutes pass).
   Outputs AwaitSuperset(const std::string& group, const Outputs& reference);
