@@ -179,6 +179,22 @@ class PipelineTest : public ::testing::Test {
     return ReadSet(topic, end.ok() ? static_cast<size_t>(*end) : 1);
   }
 
+  // What an engine over the state in state_dir_ needs to read kInput and restore from
+  // `changelog_topic`, with the fixture's client. Declare it before the engine that borrows it.
+  struct EngineParts {
+    std::unique_ptr<StateStore> store;
+    std::unique_ptr<KafkaSource> source;
+    std::unique_ptr<KafkaSink> sink;
+    std::unique_ptr<KafkaChangelogReader> changelog;
+  };
+  Status OpenParts(const std::string& changelog_topic, EngineParts& parts) const {
+    LF_ASSIGN_OR_RETURN(parts.store, StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32}));
+    LF_ASSIGN_OR_RETURN(parts.source, KafkaSource::Create(Client(), kInput));
+    LF_ASSIGN_OR_RETURN(parts.sink, KafkaSink::Create(Client()));
+    LF_ASSIGN_OR_RETURN(parts.changelog, KafkaChangelogReader::Create(Client(), changelog_topic));
+    return Status::Ok();
+  }
+
   std::unique_ptr<EmbeddedBroker> broker_;
   testing::TempDir state_dir_;
 };
@@ -356,21 +372,14 @@ TEST_F(PipelineTest, CommitsBetweenCheckpointsAreReplayedFromTheChangelogAfterAC
   options.commit_interval_ms = 1000;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
   {
-    StatusOr<std::unique_ptr<StateStore>> store =
-        StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32});
-    ASSERT_OK(store.status());
-    StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
-    ASSERT_OK(source.status());
-    StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
-    ASSERT_OK(sink.status());
-    StatusOr<std::unique_ptr<KafkaChangelogReader>> changelog =
-        KafkaChangelogReader::Create(Client(), changelog_topic);
-    ASSERT_OK(changelog.status());
+    EngineParts parts;
+    ASSERT_OK(OpenParts(changelog_topic, parts));
     EventDecoder decoder;
     SteppingClock clock;
     EngineOptions first = options;
     first.checkpoint_interval_ms = 3600000;
-    Engine engine(first, **source, **sink, decoder, **store, clock, changelog->get());
+    Engine engine(first, *parts.source, *parts.sink, decoder, *parts.store, clock,
+                  parts.changelog.get());
     ASSERT_OK(engine.Start());
     const EngineCounters& counters = engine.counters();
     auto run_until_consumed = [&](uint64_t n) {
@@ -392,26 +401,19 @@ TEST_F(PipelineTest, CommitsBetweenCheckpointsAreReplayedFromTheChangelogAfterAC
     // The store holds no position for the partition: nothing was checkpointed.
     std::string value;
     bool found = true;
-    ASSERT_OK((*store)->Get(Family::kMeta, "pos/" + PartitionPrefix(0), value, found));
+    ASSERT_OK(parts.store->Get(Family::kMeta, "pos/" + PartitionPrefix(0), value, found));
     EXPECT_FALSE(found);
     // Dies here: no final commit, no shutdown.
   }
 
   // The next engine on the same state directory: restore, then an event that closes the window.
   ASSERT_OK(produce("e-1", "erin", "2026-03-02T14:00:00Z"));
-  StatusOr<std::unique_ptr<StateStore>> store =
-      StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32});
-  ASSERT_OK(store.status());
-  StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
-  ASSERT_OK(source.status());
-  StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
-  ASSERT_OK(sink.status());
-  StatusOr<std::unique_ptr<KafkaChangelogReader>> changelog =
-      KafkaChangelogReader::Create(Client(), changelog_topic);
-  ASSERT_OK(changelog.status());
+  EngineParts parts;
+  ASSERT_OK(OpenParts(changelog_topic, parts));
   EventDecoder decoder;
   FixedClock clock;
-  Engine engine(options, **source, **sink, decoder, **store, clock, changelog->get());
+  Engine engine(options, *parts.source, *parts.sink, decoder, *parts.store, clock,
+                parts.changelog.get());
   ASSERT_OK(engine.Start());
   const EngineCounters& counters = engine.counters();
   while (counters.consumed.load() < 1) {
@@ -440,21 +442,14 @@ TEST_F(PipelineTest, RestoringFromTheMomentPartitionsAreAssignedUntilTheChangelo
   ASSERT_OK(broker_->CreateTopic(changelog_topic, 2));
   ASSERT_OK(testing::ProduceRecords(broker_->bootstrap_servers(), kInput,
                                     {{0, "k", Xapi("f-1", "fay", "2026-03-02T12:10:00Z")}}));
-  StatusOr<std::unique_ptr<StateStore>> store =
-      StateStore::Open({.dir = state_dir_.path(), .memory_mb = 32});
-  ASSERT_OK(store.status());
-  StatusOr<std::unique_ptr<KafkaSource>> source = KafkaSource::Create(Client(), kInput);
-  ASSERT_OK(source.status());
-  StatusOr<std::unique_ptr<KafkaSink>> sink = KafkaSink::Create(Client());
-  ASSERT_OK(sink.status());
-  StatusOr<std::unique_ptr<KafkaChangelogReader>> changelog =
-      KafkaChangelogReader::Create(Client(), changelog_topic);
-  ASSERT_OK(changelog.status());
+  EngineParts parts;
+  ASSERT_OK(OpenParts(changelog_topic, parts));
   EventDecoder decoder;
   FixedClock clock;
   EngineOptions options = Options();
   options.changelog_topic = changelog_topic;
-  Engine engine(options, **source, **sink, decoder, **store, clock, changelog->get());
+  Engine engine(options, *parts.source, *parts.sink, decoder, *parts.store, clock,
+                parts.changelog.get());
   ASSERT_OK(engine.Start());
   const EngineCounters& counters = engine.counters();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
