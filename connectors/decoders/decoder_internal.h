@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -80,6 +81,28 @@ bool MemberObject(dom::object obj, std::string_view key, dom::object& out);
 
 // A fixed set of member names, found by a small open-addressing hash of a name's length and
 // its first and last bytes: a name outside the set usually costs one probe and no comparison.
+// a == b, inline for the short member names of the formats (no call to memcmp).
+inline bool SameBytes(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8 && n <= 16) {
+    // Two overlapping 8-byte words from each end cover every byte.
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.data(), 8);
+    std::memcpy(&b0, b.data(), 8);
+    std::memcpy(&a1, a.data() + n - 8, 8);
+    std::memcpy(&b1, b.data() + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      if (a[i] != b[i]) return false;
+    }
+    return true;
+  }
+  return std::memcmp(a.data(), b.data(), n) == 0;
+}
+
 template <size_t N>
 class KeySet {
   static_assert(N > 0 && N <= 64);
@@ -97,7 +120,7 @@ class KeySet {
   size_t Find(std::string_view key) const {
     for (size_t slot = Hash(key); slots_[slot] != 0; slot = (slot + 1) % kSlots) {
       const size_t i = slots_[slot] - 1u;
-      if (keys_[i] == key) return i;
+      if (SameBytes(keys_[i], key)) return i;
     }
     return N;
   }
@@ -241,6 +264,7 @@ class EventDecoder::Impl {
                           CanonicalEvent& event);
   std::string_view XapiLearner(dom_object actor);
   const decoder_internal::VerbInfo* FindVerb(std::string_view iri) const;
+  static uint64_t VerbHash(std::string_view iri);
   // caliper.cc
   RecordResult DecodeCaliperEvent(dom_object object, CanonicalEvent& event);
   void DecodeCaliperEnvelope(dom_array data, DecodedMessage& out);
@@ -254,7 +278,9 @@ class EventDecoder::Impl {
   void Emit(RecordResult result, CanonicalEvent& event, uint32_t index, DecodedMessage& out);
 
   const DecoderOptions options_;
-  std::vector<decoder_internal::VerbInfo> verbs_;  // sorted by iri, unique
+  std::vector<decoder_internal::VerbInfo> verbs_;  // unique iris
+  std::vector<uint32_t> verb_slots_;  // hash table of verbs_: index + 1; 0: empty
+  size_t verb_mask_ = 0;
   std::vector<std::string_view> help_tools_;       // sorted
   decoder_internal::StringMap cohort_by_course_;
   decoder_internal::StringMap skill_by_item_;

@@ -79,8 +79,14 @@ const char* PaddedBuffer::Assign(std::string_view bytes) {
 // ---- DOM accessors ----
 
 bool Member(dom::object obj, std::string_view key, dom::element& out) {
-  if (obj.at_key(key).get(out) != simdjson::SUCCESS) return false;
-  return !out.is_null();
+  // As obj.at_key(key) (the first field of that name), without a memcmp call per field.
+  for (const dom::key_value_pair field : obj) {
+    if (SameBytes(field.key, key)) {
+      out = field.value;
+      return !out.is_null();
+    }
+  }
+  return false;
 }
 
 bool MemberObject(dom::object obj, std::string_view key, dom::object& out) {

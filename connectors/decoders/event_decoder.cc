@@ -3,6 +3,7 @@
 #include "connectors/decoders/event_decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "connectors/decoders/decoder_internal.h"
@@ -75,8 +76,16 @@ EventDecoder::Impl::Impl(DecoderOptions options) : options_(std::move(options)) 
       }
     }
   }
-  std::sort(verbs_.begin(), verbs_.end(),
-            [](const VerbInfo& a, const VerbInfo& b) { return a.iri < b.iri; });
+  // Open addressing at most a quarter full: a verb is looked up once per statement.
+  size_t slots = 16;
+  while (slots < verbs_.size() * 4) slots *= 2;
+  verb_slots_.assign(slots, 0);
+  verb_mask_ = slots - 1;
+  for (size_t i = 0; i < verbs_.size(); ++i) {
+    size_t slot = VerbHash(verbs_[i].iri) & verb_mask_;
+    while (verb_slots_[slot] != 0) slot = (slot + 1) & verb_mask_;
+    verb_slots_[slot] = static_cast<uint32_t>(i + 1);
+  }
 
   for (const std::string& tool : options_.caliper_help_tools) help_tools_.push_back(tool);
   std::sort(help_tools_.begin(), help_tools_.end());
@@ -89,10 +98,23 @@ EventDecoder::Impl::Impl(DecoderOptions options) : options_(std::move(options)) 
   }
 }
 
+uint64_t EventDecoder::Impl::VerbHash(std::string_view iri) {
+  // Verb IRIs share long prefixes ("http://adlnet.gov/expapi/verbs/"): their lengths and last
+  // bytes tell them apart.
+  uint64_t tail = 0;
+  const size_t n = std::min<size_t>(iri.size(), sizeof(tail));
+  if (n > 0) std::memcpy(&tail, iri.data() + iri.size() - n, n);
+  const uint64_t h = (tail ^ (iri.size() * 0x9E3779B97F4A7C15ULL)) * 0xFF51AFD7ED558CCDULL;
+  return h ^ (h >> 32);
+}
+
 const VerbInfo* EventDecoder::Impl::FindVerb(std::string_view iri) const {
-  const auto it = std::lower_bound(verbs_.begin(), verbs_.end(), iri,
-                                   [](const VerbInfo& a, std::string_view b) { return a.iri < b; });
-  return it != verbs_.end() && it->iri == iri ? &*it : nullptr;
+  for (size_t slot = VerbHash(iri) & verb_mask_; verb_slots_[slot] != 0;
+       slot = (slot + 1) & verb_mask_) {
+    const VerbInfo& info = verbs_[verb_slots_[slot] - 1];
+    if (info.iri == iri) return &info;
+  }
+  return nullptr;
 }
 
 bool EventDecoder::Impl::IsHelpTool(std::string_view id) const {

@@ -493,6 +493,33 @@ TEST(DecoderOptionsTest, ConfiguredVerbLists) {
   EXPECT_EQ(out.events[0].kind, EventKind::kOther);
 }
 
+TEST(DecoderOptionsTest, ManyConfiguredVerbsWithSharedPrefixesAndTails) {
+  // Verbs are found by a hash of their length and last bytes: IRIs that differ only early on,
+  // or only in the middle, must still be told apart, at any number of configured verbs.
+  DecoderOptions options = DecoderOptions::Defaults();
+  const auto verb = [](int i, std::string_view list) {
+    return "https://example.edu/" + std::string(list) + "/" + std::to_string(1000 + i) +
+           "/verbs/practised";
+  };
+  for (int i = 0; i < 300; ++i) options.xapi_help_verbs.push_back(verb(i, "help"));
+  for (int i = 0; i < 300; ++i) options.xapi_view_verbs.push_back(verb(i, "view"));
+  EventDecoder decoder(options);
+  DecodedMessage out;
+  const std::string base(kXapiMinimal);
+  const auto kind_of = [&](const std::string& iri) {
+    decoder.Decode(Replace(base, "http://adlnet.gov/expapi/verbs/VERB", iri), out);
+    EXPECT_EQ(out.events.size(), 1u) << iri;
+    return out.events.empty() ? EventKind::kOther : out.events[0].kind;
+  };
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(kind_of(verb(i, "help")), EventKind::kHelp) << i;
+    EXPECT_EQ(kind_of(verb(i, "view")), EventKind::kView) << i;
+  }
+  EXPECT_EQ(kind_of(verb(300, "help")), EventKind::kOther);
+  EXPECT_EQ(kind_of(verb(0, "hElp")), EventKind::kOther);
+  EXPECT_EQ(kind_of("http://adlnet.gov/expapi/verbs/answered"), EventKind::kAttempt);
+}
+
 TEST_F(DecoderTest, XapiVoidedStatementRetracts) {
   const std::string voided = R"({
     "id": "0e3b1b38-6c2b-4a47-9b8c-3b1a7e0c9f10",
