@@ -433,11 +433,22 @@ Status LearnerState::Decode(std::string_view bytes) {
 }
 
 void AppendWindowBounds(TimeWindow window, std::string& out) {
-  out += R"(,"window_start":")";
-  AppendIso8601Millis(window.start, out);
-  out += R"(","window_end":")";
-  AppendIso8601Millis(window.end, out);
-  out += '"';
+  // A watermark step makes one window final for many keys, so the records of a window come in
+  // runs: its bounds are formatted once per run (per thread, as the operator is shared).
+  struct Cached {
+    TimeWindow window{kNoTime, kNoTime};
+    std::string text;
+  };
+  thread_local Cached cached;
+  if (cached.window != window) {
+    cached.window = window;
+    cached.text.assign(R"(,"window_start":")");
+    AppendIso8601Millis(window.start, cached.text);
+    cached.text += R"(","window_end":")";
+    AppendIso8601Millis(window.end, cached.text);
+    cached.text += '"';
+  }
+  out += cached.text;
 }
 
 LearnerSignalsOperator::LearnerSignalsOperator(const SignalParams& params)
