@@ -65,9 +65,51 @@ class RealClock final : public Clock {
   }
 };
 
+// The calendar fields as a time, or nullopt when one is out of range.
+std::optional<TimestampMs> FromFields(int year, int month, int day, int hour, int minute,
+                                      int second, int millis, int offset_minutes) {
+  if (year < 1970 || month < 1 || month > 12 || day < 1 ||
+      static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month)) || hour > 23 ||
+      minute > 59 || second > 60) {  // 60: a leap second, folded into the next minute
+    return std::nullopt;
+  }
+  const int64_t days =
+      DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  return seconds * kMsPerSecond + millis;
+}
+
+// "YYYY-MM-DDTHH:MM:SS.mmmZ", the form most producers write (and the engine itself): fixed
+// positions, so the digits are read without the general parser's branches. False when `s` is
+// not exactly that form; then the general parser decides.
+bool ParseCanonical(std::string_view s, std::optional<TimestampMs>& out) {
+  if (s.size() != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+      s[16] != ':' || s[19] != '.' || s[23] != 'Z') {
+    return false;
+  }
+  unsigned bad = 0;
+  const auto digit = [&](size_t i) {
+    const unsigned d = static_cast<unsigned char>(s[i]) - unsigned{'0'};
+    bad |= d > 9 ? 1u : 0u;
+    return static_cast<int>(d);
+  };
+  const auto two = [&](size_t i) { return digit(i) * 10 + digit(i + 1); };
+  const int year = two(0) * 100 + two(2);
+  const int month = two(5);
+  const int day = two(8);
+  const int hour = two(11);
+  const int minute = two(14);
+  const int second = two(17);
+  const int millis = two(20) * 10 + digit(22);
+  if (bad != 0) return false;
+  out = FromFields(year, month, day, hour, minute, second, millis, 0);
+  return true;
+}
+
 }  // namespace
 
 std::optional<TimestampMs> ParseIso8601Millis(std::string_view s) {
+  if (std::optional<TimestampMs> t; ParseCanonical(s, t)) return t;
   size_t pos = 0;
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(s, pos, 4, year) || pos >= s.size() || s[pos++] != '-') return std::nullopt;
@@ -115,14 +157,7 @@ std::optional<TimestampMs> ParseIso8601Millis(std::string_view s) {
     }
   }
   if (pos != s.size()) return std::nullopt;
-  if (year < 1970 || month < 1 || month > 12 || day < 1 ||
-      static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month)) || hour > 23 ||
-      minute > 59 || second > 60) {  // 60: a leap second, folded into the next minute
-    return std::nullopt;
-  }
-  const int64_t days = DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return seconds * kMsPerSecond + millis;
+  return FromFields(year, month, day, hour, minute, second, millis, offset_minutes);
 }
 
 void AppendIso8601Millis(TimestampMs ms, std::string& out) {

@@ -95,6 +95,33 @@ TEST(ParseIso8601Test, RejectsGarbage) {
   }
 }
 
+TEST(ParseIso8601Test, CanonicalFormKeepsTheCalendarRules) {
+  // "YYYY-MM-DDTHH:MM:SS.mmmZ" takes a fixed-position path: the same rules must hold there.
+  for (const char* text :
+       {"2026-13-01T00:00:00.000Z", "2026-00-10T00:00:00.000Z", "2026-02-30T00:00:00.000Z",
+        "2025-02-29T00:00:00.000Z", "2100-02-29T00:00:00.000Z", "2026-11-00T00:00:00.000Z",
+        "2026-11-22T24:00:00.000Z", "2026-11-22T10:60:00.000Z", "2026-11-22T10:00:61.000Z",
+        "1969-12-31T23:59:59.999Z", "0000-01-01T00:00:00.000Z", "2026-11-22T10:00:00.000z0"}) {
+    EXPECT_EQ(ParseIso8601Millis(text), std::nullopt) << text;
+  }
+  // A non-digit at each digit position.
+  const std::string good = "2026-11-22T10:00:00.123Z";
+  for (const size_t i : {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22}) {
+    for (const char c : {'a', '/', ':', ' ', '\0'}) {
+      std::string text = good;
+      text[i] = c;
+      EXPECT_EQ(ParseIso8601Millis(text), std::nullopt) << i << " " << static_cast<int>(c);
+    }
+  }
+  EXPECT_EQ(ParseIso8601Millis(good), kBase + 123);
+  EXPECT_EQ(ParseIso8601Millis("2024-02-29T00:00:00.000Z"),
+            ParseIso8601Millis("2024-02-29T00:00:00Z"));
+  EXPECT_EQ(ParseIso8601Millis("2016-12-31T23:59:60.000Z"),
+            ParseIso8601Millis("2017-01-01T00:00:00Z"));
+  // Lower-case separators take the general path and mean the same.
+  EXPECT_EQ(ParseIso8601Millis("2026-11-22t10:00:00.123z"), kBase + 123);
+}
+
 TEST(ParseIso8601Test, YearRange) {
   EXPECT_TRUE(ParseIso8601Millis("9999-12-31T23:59:59.999Z").has_value());
   EXPECT_EQ(ParseIso8601Millis("9999-12-31T23:59:59.999Z"), 253402300799999);
