@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/allocator.h"
+#include "core/prefetch.h"
 #include "stream/crash_points.h"
 
 namespace learnflow {
@@ -264,10 +265,7 @@ constexpr size_t kPrefetchAhead = 2;
 constexpr size_t kPrefetchBytes = 1024;
 
 static void PrefetchPayload(std::string_view payload) {
-  const size_t n = std::min(payload.size(), kPrefetchBytes);
-  if (n == 0) return;
-  for (size_t offset = 0; offset < n; offset += 64) __builtin_prefetch(payload.data() + offset);
-  __builtin_prefetch(payload.data() + n - 1);
+  PrefetchRange(payload.data(), std::min(payload.size(), kPrefetchBytes));
 }
 
 // Feeds one polled batch to the tasks of `stage` through `process`.

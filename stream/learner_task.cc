@@ -4,6 +4,7 @@
 
 #include "core/check.h"
 #include "core/codec.h"
+#include "core/prefetch.h"
 #include "operators/cohort_signals.h"
 #include "state/window_key.h"
 
@@ -252,7 +253,9 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
   const bool search = final_searched_ == kNoWatermark || aligned > final_searched_;
   if (search) CollectFinalWindows(aligned);
   WindowKeyParts parts;
-  for (const auto it : final_scratch_) {
+  for (size_t i = 0; i < final_scratch_.size(); ++i) {
+    PrefetchFinal(i);
+    const auto it = final_scratch_[i];
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
     const TimeWindow window{parts.window_end - windows.size_ms(), parts.window_end};
     LearnerTable::Entry* learner = it->second.value.learner;
@@ -299,6 +302,33 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
   return emitted;
 }
 
+void LearnerTask::PrefetchFinal(size_t i) const {
+  // The windows come in key order, scattered in memory, and each emission touches the window,
+  // its learner and the learner's sessions and latest record: four or more cache misses in a
+  // row. Their addresses are known ahead: the window kWindowAhead places on, then (its entry
+  // arrived by now) its learner, then (that arrived) the learner's heap blocks.
+  constexpr size_t kWindowAhead = 12;
+  constexpr size_t kLearnerAhead = 7;
+  constexpr size_t kBlocksAhead = 3;
+  const size_t n = final_scratch_.size();
+  if (i + kWindowAhead < n) {
+    const auto& item = *final_scratch_[i + kWindowAhead];
+    // The key's bytes sit right before the item (StringKeyMap).
+    const char* begin = item.first.data();
+    PrefetchRange(begin, static_cast<size_t>(reinterpret_cast<const char*>(&item + 1) - begin));
+  }
+  if (i + kLearnerAhead < n) {
+    PrefetchRange(final_scratch_[i + kLearnerAhead]->second.value.learner,
+                  sizeof(LearnerTable::Entry));
+  }
+  if (i + kBlocksAhead < n) {
+    const LearnerState& learner =
+        final_scratch_[i + kBlocksAhead]->second.value.learner->value.state;
+    PrefetchRange(learner.sessions.data(), learner.sessions.size() * sizeof(learner.sessions[0]));
+    PrefetchRange(learner.latest.data(), learner.latest.size());
+  }
+}
+
 void LearnerTask::AfterLoad() {
   final_searched_ = kNoWatermark;  // the table holds other windows now
   timers_.clear();
@@ -338,7 +368,18 @@ void LearnerTask::CollectFinalWindows(TimestampMs bound) {
   final_scratch_.clear();
   WindowKeyParts parts;
   auto& entries = windows_.entries();
+  // Items lie scattered in memory: the window kKeyAhead items on is prefetched, by the item's
+  // address alone (reading its key view would wait for it): the item's first line and the line
+  // before, where a key of up to 64 bytes starts (StringKeyMap stores it right before).
+  constexpr int kKeyAhead = 8;
+  auto ahead = entries.begin();
+  for (int i = 0; i < kKeyAhead && ahead != entries.end(); ++i) ++ahead;
   for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if (ahead != entries.end()) {
+      const char* item = reinterpret_cast<const char*>(&*ahead);
+      PrefetchRange(item - kCacheLineBytes, 2 * kCacheLineBytes);
+      ++ahead;
+    }
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
     if (parts.window_end <= bound) final_scratch_.push_back(it);
   }

@@ -112,6 +112,8 @@ class LearnerTask final : public TaskBase {
   Status SendMarker(TaskOutput& out, TimestampMs bound, bool idle);
   // Fills final_scratch_ with the windows ending at or before `bound`, in key order.
   void CollectFinalWindows(TimestampMs bound);
+  // Prefetches what emitting final_scratch_[i + a few] will touch.
+  void PrefetchFinal(size_t i) const;
   void FireTimers();
 
   const LearnerSignalsOperator& op_;
