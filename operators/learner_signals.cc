@@ -4,6 +4,7 @@
 
 #include "core/codec.h"
 #include "core/json_writer.h"
+#include "core/prefetch.h"
 
 namespace learnflow {
 namespace {
@@ -193,6 +194,31 @@ bool ReadLatestFixed(ByteReader& in, LearnerWindowRecord& r) {
 }
 
 }  // namespace
+
+namespace {
+
+// The first bytes of a set's items, when they are not inline (its owner's lines are the
+// caller's).
+template <typename Items>
+void PrefetchItems(const Items& items) {
+  constexpr size_t kAtMost = 2 * kCacheLineBytes;
+  PrefetchRange(items.data(), std::min(items.size() * sizeof(items[0]), kAtMost));
+}
+
+}  // namespace
+
+void LearnerWindowState::PrefetchBlocks() const {
+  if (minutes.on_heap()) PrefetchItems(minutes);
+  if (mastery.on_heap()) PrefetchItems(mastery);
+  if (seen_event_ids.on_heap()) PrefetchItems(seen_event_ids);
+}
+
+void LearnerState::PrefetchBlocks() const {
+  if (bkt.on_heap()) PrefetchItems(bkt);
+  PrefetchItems(sessions);
+  PrefetchItems(pending);
+  PrefetchItems(latest);
+}
 
 void LearnerWindowState::Encode(std::string& out) const {
   out.push_back(static_cast<char>(kWindowStateVersion));

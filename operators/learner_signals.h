@@ -85,6 +85,8 @@ struct LearnerWindowState {
 
   void Encode(std::string& out) const;
   Status Decode(std::string_view in);
+  // Cache hint for the heap blocks Encode() reads (core/prefetch.h).
+  void PrefetchBlocks() const;
 };
 
 // The figures of one `learner_window` record (DESIGN §8). LearnerState keeps the learner's latest
@@ -131,6 +133,8 @@ struct LearnerState {
 
   void Encode(std::string& out) const;
   Status Decode(std::string_view in);
+  // Cache hint for the heap blocks Encode() reads (core/prefetch.h).
+  void PrefetchBlocks() const;
   void SetLatest(const LearnerWindowRecord& record);
   // The latest record; window_end is kNoTime when there is none. Internal on corrupt bytes.
   Status GetLatest(LearnerWindowRecord& record) const;

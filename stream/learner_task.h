@@ -81,6 +81,7 @@ class LearnerTask final : public TaskBase {
 
     void Encode(std::string& out) const { state.Encode(out); }
     Status Decode(std::string_view in) { return state.Decode(in); }
+    void PrefetchBlocks() const { state.PrefetchBlocks(); }
   };
   using LearnerTable = KeyedTable<LearnerValue, /*kOrdered=*/false>;
   struct WindowValue {
@@ -90,6 +91,7 @@ class LearnerTask final : public TaskBase {
 
     void Encode(std::string& out) const { state.Encode(out); }
     Status Decode(std::string_view in) { return state.Decode(in); }
+    void PrefetchBlocks() const { state.PrefetchBlocks(); }
   };
 
   void EncodePosition(std::string& out) const override;
