@@ -138,6 +138,24 @@ class StringKeyMap {
     return {iterator(target, End()), true};
   }
 
+  // Lookahead for a loop that knows which keys it will look up a few iterations on: hash the
+  // key early (HashOf), prefetch its slot (PrefetchSlot), and once that line has arrived, the
+  // item its slot points at (Candidate: the first item on the key's probe path whose slot
+  // carries the hash's tag; its key is not compared, so it may be another key's, or null).
+  static uint64_t HashOf(std::string_view key) { return Hash(key); }
+  void PrefetchSlot(uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
+  }
+  const Item* Candidate(uint64_t hash) const {
+    if (size_ == 0) return nullptr;
+    const Slot tag = TagOf(hash);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const Slot slot = slots_[i];
+      if (slot == kEmpty) return nullptr;
+      if ((slot & ~kAddressMask) == tag && Holds(slot)) return ItemOf(slot);
+    }
+  }
+
   // Removes the item at `it` (a valid, dereferenceable iterator of this map).
   void erase(iterator it) {
     Slot& slot = *it.slot_;

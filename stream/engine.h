@@ -32,6 +32,7 @@
 // checkpoint.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -142,6 +143,8 @@ class Engine final : private TaskOutput {
   void DeadLetter(std::string_view topic, const InputMessage& message, std::string_view payload,
                   RejectReason reason, int event_index);
   Status PollCohortStage();
+  // Cache hints for the learner lookups of the messages after batch_[i].
+  void PrefetchLearners(size_t i);
   Status EmitFinal(TimestampMs now_ms);
   Status Backpressure();
   // The periodic commit does not wait for its changelog position records (`settle` false): the
@@ -190,6 +193,13 @@ class Engine final : private TaskOutput {
 
   // Reused buffers (no allocation per message in steady state).
   std::vector<InputMessage> batch_;
+  // Learner lookups prepared ahead in batch_ (PrefetchLearners), by position modulo kLookahead.
+  static constexpr size_t kLookahead = 16;
+  struct Lookahead {
+    LearnerTask* task = nullptr;  // null: no hint for that message
+    uint64_t hash = 0;
+  };
+  std::array<Lookahead, kLookahead> lookahead_{};
   DecodedMessage decoded_;
   std::optional<Pseudonymizer> pseudonymizer_;
   CanonicalEvent pseudonymized_;

@@ -98,6 +98,15 @@ class KeyedTable final : public TableBase {
     auto it = entries_.find(key);
     return it == entries_.end() ? nullptr : &it->second;
   }
+  // The map's lookahead (core/string_key_map.h), for hash tables: the entry a lookup of a key
+  // with hash `hash` will probably find (null when none), its key not compared.
+  const Entry* Candidate(uint64_t hash) const
+    requires(!kOrdered)
+  {
+    const auto* item = entries_.Candidate(hash);
+    return item == nullptr ? nullptr : &item->second;
+  }
+
   // Allocates only when the key is new.
   Entry& FindOrCreate(std::string_view key) { return FindOrCreateItem(key).second; }
   // The same, with the table's own copy of the key (it stays put until the entry is erased).

@@ -94,6 +94,31 @@ LearnerTask::Outcome LearnerTask::Process(const CanonicalEvent& event) {
   return outcome;
 }
 
+uint64_t LearnerTask::KeyHash(std::string_view key) { return LearnerTable::Map::HashOf(key); }
+
+void LearnerTask::Prefetch(uint64_t hash, int step) const {
+  if (step == 0) {
+    learners_.entries().PrefetchSlot(hash);
+    return;
+  }
+  const LearnerTable::Entry* learner = learners_.Candidate(hash);
+  if (learner == nullptr) return;
+  // An entry's item starts with its key view, and the key's bytes come right before it
+  // (core/string_key_map.h): a learner key fits the line before, a window key the two before.
+  const char* entry = reinterpret_cast<const char*>(learner);
+  if (step == 1) {
+    PrefetchRange(entry - kCacheLineBytes, kCacheLineBytes + sizeof(LearnerTable::Entry));
+    return;
+  }
+  const LearnerState& state = learner->value.state;
+  if (state.bkt.on_heap()) PrefetchRange(state.bkt.data(), sizeof(state.bkt[0]));
+  PrefetchRange(state.sessions.data(), sizeof(LearnerState::SessionSpan));
+  if (const WindowTable::Entry* window = learner->value.windows) {
+    const char* w = reinterpret_cast<const char*>(window);
+    PrefetchRange(w - 2 * kCacheLineBytes, 2 * kCacheLineBytes + sizeof(WindowTable::Entry));
+  }
+}
+
 LearnerTask::WindowTable::Entry& LearnerTask::FindOrOpenWindow(LearnerTable::Entry& learner,
                                                                std::string_view key) {
   for (WindowTable::Entry* window = learner.value.windows; window != nullptr;

@@ -112,5 +112,36 @@ TEST(StringKeyMapTest, DestroysEveryValueItHolds) {
   EXPECT_EQ(counter.use_count(), 1);
 }
 
+TEST(StringKeyMapTest, CandidateIsTheKeysItemSaveForRareTagCollisions) {
+  StringKeyMap<int> map;
+  EXPECT_EQ(map.Candidate(StringKeyMap<int>::HashOf("absent")), nullptr);
+  map.PrefetchSlot(StringKeyMap<int>::HashOf("absent"));  // no table yet: a no-op
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10000; ++i) keys.push_back("mailto:l" + std::to_string(i) + "@example.org");
+  for (size_t i = 0; i < keys.size(); ++i) {
+    map.try_emplace(keys[i]).first->second = static_cast<int>(i);
+  }
+  size_t own = 0;
+  for (const std::string& key : keys) {
+    const uint64_t hash = StringKeyMap<int>::HashOf(key);
+    map.PrefetchSlot(hash);
+    const auto* item = map.Candidate(hash);
+    ASSERT_NE(item, nullptr) << key;  // a present key's own slot is on its probe path
+    if (item == &*map.find(key)) ++own;
+  }
+  // Another item comes first only when an earlier slot on the probe path has the same 16-bit
+  // tag: rare at three-quarters load at most.
+  EXPECT_GE(own, keys.size() - 10);
+  // Erased items are never candidates.
+  for (size_t i = 0; i < keys.size(); i += 2) map.erase(map.find(keys[i]));
+  for (size_t i = 0; i < keys.size(); i += 2) {
+    const auto* item = map.Candidate(StringKeyMap<int>::HashOf(keys[i]));
+    if (item != nullptr) {
+      EXPECT_NE(item->first, keys[i]);
+      EXPECT_EQ(item->second % 2, 1);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace learnflow
