@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/check.h"
 #include "core/codec.h"
 #include "core/json_writer.h"
 #include "core/prefetch.h"
@@ -356,7 +357,9 @@ bool LearnerState::DecodeLatest(ByteReader& in) {
   return true;
 }
 
-void LearnerState::SetLatest(const LearnerWindowRecord& record) {
+void LearnerState::SetLatest(const LearnerWindowRecord& record, const SkillProbabilities* ids) {
+  LF_CHECK(ids == nullptr || ids->size() == record.mastery.size(),
+           "SetLatest: one skill id per mastery entry");
   latest.clear();
   if (record.window_end == kNoTime) return;
   const uint64_t counters[kLatestCounters] = {
@@ -373,8 +376,9 @@ void LearnerState::SetLatest(const LearnerWindowRecord& record) {
   latest.reserve(size);
   PutI64(latest, record.window_end);
   PutVarint(latest, record.mastery.size());
-  for (const auto& [skill, p] : record.mastery) {
-    PutU32(latest, SkillIds::Intern(skill));
+  for (size_t i = 0; i < record.mastery.size(); ++i) {
+    const auto& [skill, p] = record.mastery[i];
+    PutU32(latest, ids != nullptr ? (*ids)[i].skill : SkillIds::Intern(skill));
     PutDouble(latest, p);
   }
   PutVarString(latest, record.cohort_id);

@@ -135,7 +135,9 @@ struct LearnerState {
   Status Decode(std::string_view in);
   // Cache hint for the heap blocks Encode() reads (core/prefetch.h).
   void PrefetchBlocks() const;
-  void SetLatest(const LearnerWindowRecord& record);
+  // `ids`, when given, are the ids of record.mastery's skills, in its order (the window's
+  // mastery set the record was made from): no name is interned again.
+  void SetLatest(const LearnerWindowRecord& record, const SkillProbabilities* ids = nullptr);
   // The latest record; window_end is kNoTime when there is none. Internal on corrupt bytes.
   Status GetLatest(LearnerWindowRecord& record) const;
 

@@ -288,7 +288,7 @@ StatusOr<size_t> LearnerTask::EmitFinal(TaskOutput& out, TimestampMs now_ms) {
     LearnerWindowRecord& record = record_scratch_;
     op_.MakeRecord(parts.key2, window, state,
                    LearnerSignalsOperator::SessionsStartingIn(learner->value.state, window), record);
-    learner->value.state.SetLatest(record);  // kept for the query API
+    learner->value.state.SetLatest(record, &state.mastery);  // kept for the query API
     learners_.MarkChanged(*learner);
     const LearnerWindowSummary summary = op_.Summarize(record);
     value_scratch_.clear();

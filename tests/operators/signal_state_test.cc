@@ -181,6 +181,23 @@ TEST(SignalStateTest, ALatestRecordSkillOutsideTheBktSetIsPersistedByName) {
   EXPECT_EQ(latest.sessions, 1);
 }
 
+TEST(SignalStateTest, ALatestRecordSetWithTheWindowsSkillIdsIsTheSame) {
+  // The task passes the window's mastery set (ids, in the record's order) instead of having
+  // the names interned again: the same bytes either way.
+  LearnerWindowRecord record = testing::SampleLatestRecord(3600000, "course");
+  record.mastery = {{"algebra", 0.5}, {"geometry", 0.25}};
+  SkillProbabilities ids;
+  for (const auto& [skill, p] : record.mastery) ids.push_back(SkillProbability(skill, p));
+  LearnerState by_name = SampleLearner();
+  LearnerState by_id = SampleLearner();
+  by_name.SetLatest(record);
+  by_id.SetLatest(record, &ids);
+  EXPECT_EQ(by_id.latest, by_name.latest);
+  LearnerWindowRecord latest;
+  ASSERT_OK(by_id.GetLatest(latest));
+  EXPECT_EQ(latest.mastery, record.mastery);
+}
+
 TEST(SignalStateTest, ASessionSpanOfAnyTwoTimesRoundTrips) {
   // A span is written as start and length; the length wraps for spans no engine writes (a
   // corrupt older value's), instead of overflowing.
