@@ -304,11 +304,12 @@ void Engine::PrefetchLearners(size_t i) {
   // cache misses (100,000 learners' state does not fit the caches). The message keys name the
   // learners a few messages ahead, so the lookups are prepared in steps that each find the
   // previous one's line arrived: the key's bytes, its hash and table slot, the learner's entry,
-  // its window and blocks.
+  // its window and blocks, the window's sets.
   constexpr size_t kKeyAhead = 12;
   constexpr size_t kSlotAhead = 10;
   constexpr size_t kEntryAhead = 5;
   constexpr size_t kStateAhead = 2;
+  constexpr size_t kBlocksAhead = 1;
   static_assert(kSlotAhead < kLookahead);
   const size_t n = batch_.size();
   const auto hash_slot = [this](size_t j) {
@@ -329,7 +330,8 @@ void Engine::PrefetchLearners(size_t i) {
     PrefetchRange(key.data(), key.size());
   }
   if (i + kSlotAhead < n) hash_slot(i + kSlotAhead);
-  for (const auto& [ahead, step] : {std::pair{kEntryAhead, 1}, std::pair{kStateAhead, 2}}) {
+  for (const auto& [ahead, step] :
+       {std::pair{kEntryAhead, 1}, std::pair{kStateAhead, 2}, std::pair{kBlocksAhead, 3}}) {
     if (i + ahead >= n) continue;
     const Lookahead& next = lookahead_[(i + ahead) % kLookahead];
     if (next.task != nullptr) next.task->Prefetch(next.hash, step);

@@ -110,10 +110,15 @@ void LearnerTask::Prefetch(uint64_t hash, int step) const {
     PrefetchRange(entry - kCacheLineBytes, kCacheLineBytes + sizeof(LearnerTable::Entry));
     return;
   }
+  const WindowTable::Entry* window = learner->value.windows;
+  if (step == 3) {
+    if (window != nullptr) window->value.state.PrefetchBlocks();
+    return;
+  }
   const LearnerState& state = learner->value.state;
   if (state.bkt.on_heap()) PrefetchRange(state.bkt.data(), sizeof(state.bkt[0]));
   PrefetchRange(state.sessions.data(), sizeof(LearnerState::SessionSpan));
-  if (const WindowTable::Entry* window = learner->value.windows) {
+  if (window != nullptr) {
     const char* w = reinterpret_cast<const char*>(window);
     PrefetchRange(w - 2 * kCacheLineBytes, 2 * kCacheLineBytes + sizeof(WindowTable::Entry));
   }

@@ -54,8 +54,8 @@ class LearnerTask final : public TaskBase {
   // Cache hints for a coming event of the learner whose key hashes to `hash` (KeyHash of the
   // message key, which producers set to the learner id), in steps a few messages apart, each
   // reading only what the step before brought in: 0 the learner table's slot, 1 the learner's
-  // entry, 2 its latest open window and its BKT and session blocks. No effect on results (a key
-  // that is not the learner id only wastes the hints).
+  // entry, 2 its latest open window and its BKT and session blocks, 3 that window's sets. No
+  // effect on results (a key that is not the learner id only wastes the hints).
   static uint64_t KeyHash(std::string_view key);
   void Prefetch(uint64_t hash, int step) const;
 
