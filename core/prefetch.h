@@ -18,12 +18,13 @@ namespace learnflow {
 
 inline constexpr size_t kCacheLineBytes = 64;
 
-// Every cache line holding a byte of [p, p + bytes).
-inline void PrefetchRange(const void* p, size_t bytes) {
-  if (bytes == 0) return;
-  const auto begin = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{kCacheLineBytes - 1};
-  const auto end = reinterpret_cast<uintptr_t>(p) + bytes;
-  for (uintptr_t line = begin; line < end; line += kCacheLineBytes) {
+// Every cache line holding a byte of [p - before, p + bytes) (addresses as integers: `before`
+// may reach outside p's object, into memory its allocator put before it).
+inline void PrefetchRange(const void* p, size_t bytes, size_t before = 0) {
+  if (bytes + before == 0) return;
+  const uintptr_t at = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t begin = (at - before) & ~uintptr_t{kCacheLineBytes - 1};
+  for (uintptr_t line = begin; line < at + bytes; line += kCacheLineBytes) {
     __builtin_prefetch(reinterpret_cast<const void*>(line));
   }
 }

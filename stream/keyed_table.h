@@ -352,8 +352,7 @@ class KeyedTable final : public TableBase {
     constexpr size_t kBlocksAhead = 3;
     if (i + kEntryAhead < slots.size()) {
       if (const Entry* entry = changed_[slots[i + kEntryAhead]]) {
-        PrefetchRange(reinterpret_cast<const char*>(entry) - kCacheLineBytes,
-                      kCacheLineBytes + sizeof(Entry));
+        PrefetchRange(entry, sizeof(Entry), kCacheLineBytes);
       }
     }
     if constexpr (requires(const V& v) { v.PrefetchBlocks(); }) {

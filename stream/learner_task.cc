@@ -105,9 +105,8 @@ void LearnerTask::Prefetch(uint64_t hash, int step) const {
   if (learner == nullptr) return;
   // An entry's item starts with its key view, and the key's bytes come right before it
   // (core/string_key_map.h): a learner key fits the line before, a window key the two before.
-  const char* entry = reinterpret_cast<const char*>(learner);
   if (step == 1) {
-    PrefetchRange(entry - kCacheLineBytes, kCacheLineBytes + sizeof(LearnerTable::Entry));
+    PrefetchRange(learner, sizeof(LearnerTable::Entry), kCacheLineBytes);
     return;
   }
   const WindowTable::Entry* window = learner->value.windows;
@@ -118,10 +117,7 @@ void LearnerTask::Prefetch(uint64_t hash, int step) const {
   const LearnerState& state = learner->value.state;
   if (state.bkt.on_heap()) PrefetchRange(state.bkt.data(), sizeof(state.bkt[0]));
   PrefetchRange(state.sessions.data(), sizeof(LearnerState::SessionSpan));
-  if (window != nullptr) {
-    const char* w = reinterpret_cast<const char*>(window);
-    PrefetchRange(w - 2 * kCacheLineBytes, 2 * kCacheLineBytes + sizeof(WindowTable::Entry));
-  }
+  if (window != nullptr) PrefetchRange(window, sizeof(WindowTable::Entry), 2 * kCacheLineBytes);
 }
 
 LearnerTask::WindowTable::Entry& LearnerTask::FindOrOpenWindow(LearnerTable::Entry& learner,
@@ -406,8 +402,7 @@ void LearnerTask::CollectFinalWindows(TimestampMs bound) {
   for (int i = 0; i < kKeyAhead && ahead != entries.end(); ++i) ++ahead;
   for (auto it = entries.begin(); it != entries.end(); ++it) {
     if (ahead != entries.end()) {
-      const char* item = reinterpret_cast<const char*>(&*ahead);
-      PrefetchRange(item - kCacheLineBytes, 2 * kCacheLineBytes);
+      PrefetchRange(&*ahead, kCacheLineBytes, kCacheLineBytes);
       ++ahead;
     }
     LF_CHECK(ParseLocalWindowKey(it->first, parts), "malformed window key in cache");
