@@ -342,7 +342,16 @@ Status KafkaSource::Poll(int timeout_ms, size_t max, std::vector<InputMessage>& 
     }
     if (fetched.empty()) break;
     waited = true;
-    for (rd_kafka_message_t* m : fetched) LF_RETURN_IF_ERROR(impl_->Accept(m, out));
+    for (size_t i = 0; i < fetched.size(); ++i) {
+      Status accepted = impl_->Accept(fetched[i], out);
+      if (!accepted.ok()) {
+        // A fatal consumer error: the rest of the batch is freed, not leaked.
+        for (size_t rest = i + 1; rest < fetched.size(); ++rest) {
+          rd_kafka_message_destroy(fetched[rest]);
+        }
+        return accepted;
+      }
+    }
   }
   if (!impl_->revoked.empty()) {
     // Messages fetched before a revocation belong to the partition's next owner now; it resumes
