@@ -194,10 +194,6 @@ bool ReadLatestFixed(ByteReader& in, LearnerWindowRecord& r) {
   return GetSkillValues(fields, &r.mastery);
 }
 
-}  // namespace
-
-namespace {
-
 // The first bytes of a set's items, when they are not inline (its owner's lines are the
 // caller's).
 template <typename Items>

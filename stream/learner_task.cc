@@ -338,10 +338,10 @@ void LearnerTask::PrefetchFinal(size_t i) const {
   constexpr size_t kBlocksAhead = 3;
   const size_t n = final_scratch_.size();
   if (i + kWindowAhead < n) {
+    // By the item's address alone, with the line before it where its key starts (StringKeyMap
+    // stores the key right before the item), as CollectFinalWindows does.
     const auto& item = *final_scratch_[i + kWindowAhead];
-    // The key's bytes sit right before the item (StringKeyMap).
-    const char* begin = item.first.data();
-    PrefetchRange(begin, static_cast<size_t>(reinterpret_cast<const char*>(&item + 1) - begin));
+    PrefetchRange(&item, sizeof(item), kCacheLineBytes);
   }
   if (i + kLearnerAhead < n) {
     PrefetchRange(final_scratch_[i + kLearnerAhead]->second.value.learner,

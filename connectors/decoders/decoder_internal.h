@@ -79,8 +79,6 @@ using StringMap = std::unordered_map<std::string, std::string, StringHash, std::
 bool Member(dom::object obj, std::string_view key, dom::element& out);
 bool MemberObject(dom::object obj, std::string_view key, dom::object& out);
 
-// A fixed set of member names, found by a small open-addressing hash of a name's length and
-// its first and last bytes: a name outside the set usually costs one probe and no comparison.
 // a == b, inline for the short member names of the formats (no call to memcmp).
 inline bool SameBytes(std::string_view a, std::string_view b) {
   const size_t n = a.size();
@@ -103,6 +101,8 @@ inline bool SameBytes(std::string_view a, std::string_view b) {
   return std::memcmp(a.data(), b.data(), n) == 0;
 }
 
+// A fixed set of member names, found by a small open-addressing hash of a name's length and
+// its first and last bytes: a name outside the set usually costs one probe and no comparison.
 template <size_t N>
 class KeySet {
   static_assert(N > 0 && N <= 64);
