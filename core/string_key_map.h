@@ -97,16 +97,8 @@ class StringKeyMap {
   const_iterator end() const { return const_cast<StringKeyMap*>(this)->end(); }
 
   iterator find(std::string_view key) {
-    if (size_ == 0) return end();
-    const uint64_t hash = Hash(key);
-    const Slot tag = TagOf(hash);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      Slot& slot = slots_[i];
-      if (slot == kEmpty) return end();
-      if ((slot & ~kAddressMask) == tag && Holds(slot) && ItemOf(slot)->first == key) {
-        return iterator(&slot, End());
-      }
-    }
+    Slot* slot = Probe(Hash(key), [key](const Item& item) { return item.first == key; });
+    return slot == nullptr ? end() : iterator(slot, End());
   }
   const_iterator find(std::string_view key) const {
     return const_cast<StringKeyMap*>(this)->find(key);
@@ -147,13 +139,9 @@ class StringKeyMap {
     if (!slots_.empty()) __builtin_prefetch(&slots_[hash & mask_]);
   }
   const Item* Candidate(uint64_t hash) const {
-    if (size_ == 0) return nullptr;
-    const Slot tag = TagOf(hash);
-    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const Slot slot = slots_[i];
-      if (slot == kEmpty) return nullptr;
-      if ((slot & ~kAddressMask) == tag && Holds(slot)) return ItemOf(slot);
-    }
+    const Slot* slot =
+        const_cast<StringKeyMap*>(this)->Probe(hash, [](const Item&) { return true; });
+    return slot == nullptr ? nullptr : ItemOf(*slot);
   }
 
   // Removes the item at `it` (a valid, dereferenceable iterator of this map).
@@ -203,6 +191,19 @@ class StringKeyMap {
     char* block = reinterpret_cast<char*>(item) - key_bytes;
     item->~Item();
     DeleteSized(block, key_bytes + sizeof(Item));
+  }
+
+  // The first slot on `hash`'s probe path holding an item with the hash's tag for which
+  // `match(item)` is true; null at the first empty slot (or in an empty map).
+  template <typename Match>
+  Slot* Probe(uint64_t hash, Match match) {
+    if (size_ == 0) return nullptr;
+    const Slot tag = TagOf(hash);
+    for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      Slot& slot = slots_[i];
+      if (slot == kEmpty) return nullptr;
+      if ((slot & ~kAddressMask) == tag && Holds(slot) && match(*ItemOf(slot))) return &slot;
+    }
   }
 
   Slot* End() { return slots_.data() + slots_.size(); }
