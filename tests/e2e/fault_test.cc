@@ -76,20 +76,9 @@ class FaultTest : public testing::RecoveryFixture {
     return engine;
   }
 
-  // Asks the engine's HTTP endpoint for `path` until `done` holds for the response (or one
-  // minute passes). Returns whether it held; connection failures (not serving yet) are retried.
   static bool PollUntil(const EngineProcess& engine, const std::string& path,
                         const std::function<bool(const testing::ClientResponse&)>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      testing::TestHttpClient client(engine.port);
-      while (client.connected() && std::chrono::steady_clock::now() < deadline) {
-        std::optional<testing::ClientResponse> response = client.Get(path);
-        if (!response.has_value()) break;
-        if (done(*response)) return true;
-      }
-    }
-    return false;
+    return testing::PollUntil(engine.port, path, done);
   }
 
   static double Consumed(const testing::ClientResponse& metrics) {

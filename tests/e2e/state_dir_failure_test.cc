@@ -16,7 +16,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -24,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/http_test_client.h"
 #include "tests/testing/kafka_test_util.h"
 #include "tests/testing/process.h"
 #include "tests/testing/recovery_fixture.h"
@@ -130,9 +130,11 @@ TEST_F(StateDirFailureTest, StateDiskTurningReadOnlyMidRunStopsTheEngineWithExit
   ASSERT_OK(testing::ProduceRecords(bootstrap_servers(), testing::kRecoveryInput, first));
 
   const std::string state_dir = (*fs)->path() + "/state";
-  const std::vector<std::string> argv = {testing::LearnflowBinary(), "run", "--config",
-                                         WriteConfig(dir.path(), "readonly", "at_least_once", state_dir,
-                                                     kStateAtEveryCommit)};
+  const uint16_t port = testing::FreeLoopbackPort();
+  const std::vector<std::string> argv = {
+      testing::LearnflowBinary(), "run", "--config",
+      WriteConfig(dir.path(), "readonly", "at_least_once", state_dir, kStateAtEveryCommit),
+      "--set", "http.listen=127.0.0.1:" + std::to_string(port)};
   const std::string log = dir.path() + "/readonly.log";
   {
     testing::ChildProcess child(argv, {}, log);
@@ -140,22 +142,20 @@ TEST_F(StateDirFailureTest, StateDiskTurningReadOnlyMidRunStopsTheEngineWithExit
     bool exited = false;
     ASSERT_TRUE(testing::AwaitLogText(log, " restored: ", child, 120000, status, exited) && !exited)
         << testing::ReadFileOrEmpty(log);
-    // Once a commit has written its state to the store and the kernel has written it back, the
-    // disk fails. Commits run one after another (flush, then state write), so changelog records
-    // of a later commit mean the state of the earlier one is in the store.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    const std::string changelog = ChangelogTopic("readonly");
-    auto changelog_end = [&]() -> int64_t {
-      StatusOr<int64_t> n = testing::EndOffsetSum(bootstrap_servers(), changelog);
-      return n.ok() ? *n : 0;
-    };
-    int64_t first_commit = 0;
-    while ((first_commit = changelog_end()) == 0 && std::chrono::steady_clock::now() < deadline) {
-      ASSERT_FALSE(child.Wait(10, status)) << testing::ReadFileOrEmpty(log);
-    }
-    while (changelog_end() <= first_commit && std::chrono::steady_clock::now() < deadline) {
-      ASSERT_FALSE(child.Wait(10, status)) << testing::ReadFileOrEmpty(log);
-    }
+    // Once a commit has written the state of consumed input to the store and the kernel has
+    // written it back, the disk fails. The processing thread polls and commits in turn, so the
+    // second checkpoint counted after input shows as consumed began after that input was read.
+    double checkpoints_needed = -1;
+    ASSERT_TRUE(testing::PollUntil(port, "/metrics", [&](const testing::ClientResponse& r) {
+      const double checkpoints = testing::MetricSample(r.body, "learnflow_checkpoints_total");
+      if (checkpoints_needed < 0) {
+        const std::string consumed =
+            std::string("learnflow_events_consumed_total{topic=\"") + testing::kRecoveryInput + "\"}";
+        if (testing::MetricSample(r.body, consumed) > 0) checkpoints_needed = checkpoints + 2;
+        return false;
+      }
+      return checkpoints >= checkpoints_needed;
+    })) << "no checkpoint of consumed input within a minute\n" << testing::ReadFileOrEmpty(log);
     ASSERT_OK((*fs)->Sync());
     ASSERT_OK((*fs)->TriggerErrorRemountReadOnly());
     ASSERT_OK(testing::ProduceRecords(bootstrap_servers(), testing::kRecoveryInput, second));

@@ -113,6 +113,21 @@ bool TestHttpClient::ReadsEof() {
   }
 }
 
+bool PollUntil(uint16_t port, const std::string& path,
+               const std::function<bool(const ClientResponse&)>& done,
+               std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    TestHttpClient client(port);
+    while (client.connected() && std::chrono::steady_clock::now() < deadline) {
+      std::optional<ClientResponse> response = client.Get(path);
+      if (!response.has_value()) break;
+      if (done(*response)) return true;
+    }
+  }
+  return false;
+}
+
 uint16_t FreeLoopbackPort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

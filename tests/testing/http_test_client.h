@@ -3,7 +3,9 @@
 // hangs (a test never relies on it for synchronisation).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +43,12 @@ class TestHttpClient {
   int fd_ = -1;
   std::string buffer_;
 };
+
+// Asks the server on 127.0.0.1:port for `path` until `done` holds for a response or `timeout`
+// passes; returns whether it held. Connection failures (not serving yet) are retried.
+bool PollUntil(uint16_t port, const std::string& path,
+               const std::function<bool(const ClientResponse&)>& done,
+               std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // A loopback port that was free a moment ago (the engine under test binds it right after).
 uint16_t FreeLoopbackPort();
