@@ -13,8 +13,12 @@ namespace {
 // Version 3 writes counts, lengths and counters as varints, skill names front-coded, a
 // learner's session ends as lengths, and the latest record's skills as positions in the
 // learner's BKT set; versions 2 (fixed widths) and 1 (a learner without the latest record) are
-// still read.
-constexpr uint8_t kWindowStateVersion = 3;
+// still read. A learner window of version 4 is laid out as version 3, with its event ids hashed
+// by EventIdHash64 instead of StableHash64; a window read from an older version keeps hashing
+// with StableHash64 (and is written as version 3) until it is final, so that its duplicates are
+// still recognised.
+constexpr uint8_t kWindowStateVersion = 4;
+constexpr uint8_t kWindowStateVersionFnvIds = 3;
 constexpr uint8_t kWindowStateVersionFixed = 2;
 constexpr uint8_t kLearnerStateVersion = 3;
 constexpr uint8_t kLearnerStateVersionFixed = 2;
@@ -218,7 +222,7 @@ void LearnerState::PrefetchBlocks() const {
 }
 
 void LearnerWindowState::Encode(std::string& out) const {
-  out.push_back(static_cast<char>(kWindowStateVersion));
+  out.push_back(static_cast<char>(fnv_event_ids ? kWindowStateVersionFnvIds : kWindowStateVersion));
   PutVarString(out, course_id);
   PutVarint(out, events);
   PutVarint(out, attempts);
@@ -235,11 +239,12 @@ void LearnerWindowState::Encode(std::string& out) const {
 Status LearnerWindowState::Decode(std::string_view bytes) {
   ByteReader in(bytes);
   uint8_t version = 0;
-  if (!in.Byte(version) ||
-      (version != kWindowStateVersion && version != kWindowStateVersionFixed)) {
+  if (!in.Byte(version) || (version != kWindowStateVersion && version != kWindowStateVersionFnvIds &&
+                            version != kWindowStateVersionFixed)) {
     return Corrupt("learner window");
   }
-  const bool varint = version == kWindowStateVersion;
+  const bool varint = version != kWindowStateVersionFixed;
+  fnv_event_ids = version != kWindowStateVersion;
   FieldReader fields(in, varint);
   std::string_view course;
   uint64_t n = 0;
@@ -482,7 +487,8 @@ LearnerSignalsOperator::LearnerSignalsOperator(const SignalParams& params)
 
 bool LearnerSignalsOperator::Count(const CanonicalEvent& event, TimeWindow window,
                                    LearnerWindowState& state) const {
-  const uint64_t id = StableHash64(event.event_id);
+  const uint64_t id =
+      state.fnv_event_ids ? StableHash64(event.event_id) : EventIdHash64(event.event_id);
   auto it = std::lower_bound(state.seen_event_ids.begin(), state.seen_event_ids.end(), id);
   if (it != state.seen_event_ids.end() && *it == id) return false;
   state.seen_event_ids.insert(it, id);

@@ -81,7 +81,9 @@ struct LearnerWindowState {
   // Each as large as a std::vector, with the first few items inline (core/small_vector.h).
   SmallVector<uint32_t, 4> minutes;        // sorted, minutes since the window start
   SkillProbabilities mastery;
-  SmallVector<uint64_t, 2> seen_event_ids;  // sorted StableHash64 of counted ids
+  SmallVector<uint64_t, 2> seen_event_ids;  // sorted hashes of counted ids (EventIdHash64)
+  // Read from a value of version 3 or older: seen_event_ids hold StableHash64 hashes.
+  bool fnv_event_ids = false;
 
   void Encode(std::string& out) const;
   Status Decode(std::string_view in);

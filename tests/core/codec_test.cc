@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <unordered_set>
 
 namespace learnflow {
 namespace {
@@ -76,6 +77,33 @@ TEST(CodecTest, TruncatedOverlongOrPaddedVarintsAreRejectedAndConsumeNothing) {
   ByteReader fits(std::string_view("\x01" "12345678", 9));
   EXPECT_TRUE(fits.VarCount(n, 8));
   EXPECT_EQ(n, 1u);
+}
+
+// EventIdHash64 is persisted in window state: these values (from an independent implementation of
+// its definition) must never change, on any platform.
+TEST(CodecTest, EventIdHashIsStableAndSpreadsIds) {
+  EXPECT_EQ(EventIdHash64(""), 0x5cb822d4d761de85ULL);
+  EXPECT_EQ(EventIdHash64("a"), 0xd96d3669e4f6d220ULL);
+  EXPECT_EQ(EventIdHash64("12345678"), 0x517665992bd854e6ULL);
+  EXPECT_EQ(EventIdHash64("3f1c7c0e-4a5b-4c1d-9e2f-0123456789ab"), 0x5158983e0d461e08ULL);
+  // A zero byte at the end is not the same id as none (the length is hashed too).
+  EXPECT_NE(EventIdHash64(std::string_view("a\0", 2)), EventIdHash64("a"));
+  // Ids that differ in one character anywhere, in every length around the 8-byte steps.
+  std::unordered_set<uint64_t> seen;
+  size_t ids = 0;
+  for (size_t length = 1; length <= 40; ++length) {
+    for (size_t at = 0; at < length; ++at) {
+      for (const char c : {'0', '1', 'f'}) {
+        std::string id(length, 'e');
+        id[at] = c;
+        seen.insert(EventIdHash64(id));
+        ++ids;
+      }
+    }
+    seen.insert(EventIdHash64(std::string(length, 'e')));
+    ++ids;
+  }
+  EXPECT_EQ(seen.size(), ids);
 }
 
 }  // namespace

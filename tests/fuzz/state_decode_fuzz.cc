@@ -6,8 +6,8 @@
 // CohortState, a repartition record), then the encoded bytes.
 // Checked: whatever decodes re-encodes to bytes that decode to the same value (the encoding is
 // a fixed point after one round: Decode(Encode(x)) encodes to Encode(x)); a learner window
-// state of the current version, which has no flags to normalise and one encoding per value,
-// re-encodes to the very input (older versions are rewritten in the current one); a repartition
+// state of version 4 or 3 (both written today), which has no flags to normalise and one encoding
+// per value, re-encodes to the very input (version 2 is rewritten as version 3); a repartition
 // summary's record view lies inside the input; a marker names a partition below its count.
 #include <cstddef>
 #include <cstdint>
@@ -72,8 +72,9 @@ void CheckRepartitionRecord(std::string_view bytes) {
 }  // namespace
 }  // namespace learnflow
 
-// LearnerWindowState's version byte as Encode writes it.
-constexpr char kCurrentWindowVersion = 3;
+// LearnerWindowState's version bytes as Encode writes them (3: event ids hashed with FNV-1a).
+constexpr char kCurrentWindowVersion = 4;
+constexpr char kFnvIdsWindowVersion = 3;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
@@ -81,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (data[0] % 5) {
     case 0:
       learnflow::CheckRoundTrip<learnflow::LearnerWindowState>(
-          bytes, /*exact=*/!bytes.empty() && bytes[0] == kCurrentWindowVersion);
+          bytes, /*exact=*/!bytes.empty() &&
+                     (bytes[0] == kCurrentWindowVersion || bytes[0] == kFnvIdsWindowVersion));
       break;
     case 1:
       learnflow::CheckRoundTrip<learnflow::LearnerState>(bytes, /*exact=*/false);

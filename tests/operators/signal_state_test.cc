@@ -115,14 +115,19 @@ TEST(SignalStateTest, LearnerStateOfVersionTwoDecodesToTheSameStateAndIsWrittenS
 TEST(SignalStateTest, WindowStateRoundTripsAndVersionTwoDecodesToTheSameState) {
   std::string bytes;
   SampleWindow().Encode(bytes);
-  EXPECT_EQ(bytes[0], 3);
+  EXPECT_EQ(bytes[0], 4);
   EXPECT_LT(bytes.size(), kWindowVersion2.size() * 2 / 3);
-  for (const std::string& in : {bytes, kWindowVersion2}) {
+  // Version 2 and 3 windows hashed their event ids with StableHash64: they are written back as
+  // version 3, otherwise the same bytes.
+  std::string fnv_bytes = bytes;
+  fnv_bytes[0] = 3;
+  for (const std::string& in : {bytes, kWindowVersion2, fnv_bytes}) {
     LearnerWindowState out;
     ASSERT_OK(out.Decode(in));
+    EXPECT_EQ(out.fnv_event_ids, in[0] != 4);
     std::string again;
     out.Encode(again);
-    EXPECT_EQ(again, bytes);
+    EXPECT_EQ(again, in[0] == 4 ? bytes : fnv_bytes);
     EXPECT_EQ(out.course_id, "course");
     EXPECT_EQ(out.help_requests, 1u);
     EXPECT_EQ(std::vector<uint32_t>(out.minutes.begin(), out.minutes.end()),
@@ -132,6 +137,44 @@ TEST(SignalStateTest, WindowStateRoundTripsAndVersionTwoDecodesToTheSameState) {
       LearnerWindowState t;
       EXPECT_FALSE(t.Decode(std::string_view(in).substr(0, n)).ok()) << n;
     }
+  }
+}
+
+// A window stored before version 4 holds StableHash64 hashes of its event ids: after a restart
+// its events must still count once, and new windows use EventIdHash64.
+TEST(SignalStateTest, AWindowOfAnOlderVersionStillCountsItsEventsOnce) {
+  const LearnerSignalsOperator op{SignalParams{}};
+  const TimeWindow window{0, 3600000};
+  CanonicalEvent first;
+  first.event_id = "3f1c7c0e-4a5b-4c1d-9e2f-0123456789ab";
+  first.event_time_ms = 1000;
+  CanonicalEvent second = first;
+  second.event_id = "3f1c7c0e-4a5b-4c1d-9e2f-0123456789ac";
+  ASSERT_NE(StableHash64(first.event_id), EventIdHash64(first.event_id));
+
+  LearnerWindowState old_window;
+  old_window.fnv_event_ids = true;
+  old_window.events = 1;
+  old_window.seen_event_ids = {StableHash64(first.event_id)};
+  std::string old_bytes;
+  old_window.Encode(old_bytes);
+  ASSERT_EQ(old_bytes[0], 3);
+
+  LearnerWindowState fresh;
+  EXPECT_TRUE(op.Count(first, window, fresh));
+  EXPECT_EQ(std::vector<uint64_t>(fresh.seen_event_ids.begin(), fresh.seen_event_ids.end()),
+            std::vector<uint64_t>{EventIdHash64(first.event_id)});
+  std::string fresh_bytes;
+  fresh.Encode(fresh_bytes);
+  ASSERT_EQ(fresh_bytes[0], 4);
+
+  for (const std::string& bytes : {old_bytes, fresh_bytes}) {
+    LearnerWindowState restored;
+    ASSERT_OK(restored.Decode(bytes));
+    EXPECT_FALSE(op.Count(first, window, restored)) << "version " << int{bytes[0]};
+    EXPECT_TRUE(op.Count(second, window, restored)) << "version " << int{bytes[0]};
+    EXPECT_FALSE(op.Count(second, window, restored)) << "version " << int{bytes[0]};
+    EXPECT_EQ(restored.events, 2u);
   }
 }
 
