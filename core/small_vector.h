@@ -26,7 +26,7 @@
 #include <new>
 #include <type_traits>
 
-#include "core/allocator.h"
+#include "core/block_pool.h"
 #include "core/check.h"
 
 namespace learnflow {
@@ -140,14 +140,14 @@ class SmallVector {
     LF_CHECK(at_least <= UINT32_MAX / 2, "SmallVector: too many items");
     const auto capacity = static_cast<uint32_t>(
         std::max<size_t>({at_least, size_t{2} * capacity_, size_t{kFirstHeapCapacity}}));
-    T* items = static_cast<T*>(::operator new(capacity * sizeof(T)));
+    T* items = static_cast<T*>(AllocateBlock(capacity * sizeof(T)));
     std::memcpy(static_cast<void*>(items), data(), size_ * sizeof(T));
     FreeHeap();
     heap_ = items;
     capacity_ = capacity;
   }
   void FreeHeap() {
-    if (on_heap()) DeleteSized(heap_, capacity_ * sizeof(T));
+    if (on_heap()) FreeBlock(heap_, capacity_ * sizeof(T));
     capacity_ = N;
   }
   void Steal(SmallVector& other) {

@@ -34,7 +34,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/allocator.h"
+#include "core/block_pool.h"
 #include "core/check.h"
 
 namespace learnflow {
@@ -178,11 +178,12 @@ class StringKeyMap {
     return (key_size + alignof(Item) - 1) / alignof(Item) * alignof(Item);
   }
   static Item* NewItem(std::string_view key) {
-    // Plain new: tcmalloc serves it from its size classes (aligned new takes a slower path).
+    // Plain new (through the thread's block pool): tcmalloc serves it from its size classes
+    // (aligned new takes a slower path).
     // (Asserted here, not in the class: V may be incomplete where the map's type is named.)
     static_assert(alignof(Item) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
     const size_t key_bytes = KeyBytes(key.size());
-    char* block = static_cast<char*>(::operator new(key_bytes + sizeof(Item)));
+    char* block = static_cast<char*>(AllocateBlock(key_bytes + sizeof(Item)));
     if (!key.empty()) std::memcpy(block, key.data(), key.size());
     return new (block + key_bytes) Item{std::string_view(block, key.size()), V{}};
   }
@@ -190,7 +191,7 @@ class StringKeyMap {
     const size_t key_bytes = KeyBytes(item->first.size());
     char* block = reinterpret_cast<char*>(item) - key_bytes;
     item->~Item();
-    DeleteSized(block, key_bytes + sizeof(Item));
+    FreeBlock(block, key_bytes + sizeof(Item));
   }
 
   // The first slot on `hash`'s probe path holding an item with the hash's tag for which
