@@ -63,6 +63,9 @@ inline void* AllocateBlock(size_t bytes) {
   ASAN_UNPOISON_MEMORY_REGION(block, internal::ClassBytes(size_class));
   pool.heads[size_class] = block->next;
   pool.pooled_bytes -= internal::ClassBytes(size_class);
+  // A pooled block was freed a window ago and has left the caches: start loading the next one
+  // of the class now (its link is read, and its bytes written, at the class's next allocation).
+  __builtin_prefetch(block->next, 1);
   return block;
 }
 
