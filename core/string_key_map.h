@@ -36,6 +36,7 @@
 
 #include "core/block_pool.h"
 #include "core/check.h"
+#include "core/prefetch.h"
 
 namespace learnflow {
 
@@ -215,19 +216,33 @@ class StringKeyMap {
   }
 
   // Re-inserts every item into a table sized for `wanted` items at most half full (deleted
-  // slots are dropped; items do not move).
+  // slots are dropped; items do not move). Erased windows leave deleted slots, so a table of
+  // windows is rehashed at its size every few hundred thousand windows opened: each item's key
+  // is read (to hash it) and each lands on a random slot, two cache misses per item in a large
+  // table. The items' keys are requested kAhead slots before they are hashed, and the hashes are
+  // kept, so that each target slot is requested kAhead items before it is filled.
   void Rehash(size_t wanted) {
+    constexpr size_t kAhead = 16;
     size_t capacity = 16;
     while (capacity < wanted * 2) capacity *= 2;
     std::vector<Slot> old(capacity);
     old.swap(slots_);
     mask_ = capacity - 1;
     deleted_ = 0;
-    for (const Slot slot : old) {
-      if (!Holds(slot)) continue;
-      size_t i = Hash(ItemOf(slot)->first) & mask_;
+    std::vector<std::pair<uint64_t, Slot>> held;
+    held.reserve(size_);
+    for (size_t j = 0; j < old.size(); ++j) {
+      if (j + kAhead < old.size() && Holds(old[j + kAhead])) {
+        // The key's bytes lie right before the item: the item's line and the two before.
+        PrefetchRange(ItemOf(old[j + kAhead]), sizeof(std::string_view), 2 * kCacheLineBytes);
+      }
+      if (Holds(old[j])) held.emplace_back(Hash(ItemOf(old[j])->first), old[j]);
+    }
+    for (size_t j = 0; j < held.size(); ++j) {
+      if (j + kAhead < held.size()) __builtin_prefetch(&slots_[held[j + kAhead].first & mask_], 1);
+      size_t i = held[j].first & mask_;
       while (slots_[i] != kEmpty) i = (i + 1) & mask_;
-      slots_[i] = slot;
+      slots_[i] = held[j].second;
     }
   }
 
