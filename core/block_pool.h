@@ -14,7 +14,8 @@
 //
 // Blocks come from ::operator new: a block may be freed by another thread than the one that
 // allocated it (it then joins that thread's pool). A thread's pooled blocks go back to the
-// allocator when the thread exits. Under AddressSanitizer a pooled block is poisoned, so a use
+// allocator when the thread exits; blocks freed after that (by other thread_local objects'
+// destructors) go straight back. Under AddressSanitizer a pooled block is poisoned, so a use
 // after FreeBlock is still reported.
 #pragma once
 
@@ -36,13 +37,20 @@ struct FreeBlock {
   FreeBlock* next;
 };
 
+// Trivially destructible, so it stays usable while the thread's other thread_local objects are
+// destroyed: it is emptied by a separate object, registered with the thread's first pooled block
+// (Drainer in block_pool.cc), which then closes it.
 struct Pool {
-  FreeBlock* heads[kClasses] = {};
-  size_t pooled_bytes = 0;
-  ~Pool();
+  FreeBlock* heads[kClasses];
+  size_t pooled_bytes;
+  bool drain_registered;  // the pool will be emptied when the thread exits
+  bool closed;            // emptied at the thread's exit: blocks go straight back
 };
 
-inline thread_local Pool pool;
+inline constinit thread_local Pool pool{};
+
+// Registers the calling thread's pool to be emptied and closed when the thread exits.
+void RegisterDrain();
 
 // The size class of 1..kMaxBlockBytes bytes, and the bytes every block of it has.
 inline size_t ClassOf(size_t bytes) { return (bytes - 1) / kGranule; }
@@ -76,6 +84,10 @@ inline void FreeBlock(void* block, size_t bytes) {
   const size_t size_class = internal::ClassOf(bytes);
   const size_t class_bytes = internal::ClassBytes(size_class);
   if (pool.pooled_bytes + class_bytes > kMaxPooledBytes) return DeleteSized(block, class_bytes);
+  if (!pool.drain_registered) {
+    if (pool.closed) return DeleteSized(block, class_bytes);
+    internal::RegisterDrain();
+  }
   pool.heads[size_class] = new (block) internal::FreeBlock{pool.heads[size_class]};
   pool.pooled_bytes += class_bytes;
   ASAN_POISON_MEMORY_REGION(block, class_bytes);

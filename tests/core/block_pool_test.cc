@@ -81,5 +81,31 @@ TEST(BlockPoolTest, ABlockFreedOnAnotherThreadJoinsThatThreadsPool) {
   });
 }
 
+// Frees its block when the thread's thread_local objects are destroyed.
+struct FreesAtThreadExit {
+  void* block = nullptr;
+  size_t* pooled_after = nullptr;
+  ~FreesAtThreadExit() {
+    if (block == nullptr) return;
+    FreeBlock(block, 48);
+    *pooled_after = PooledBytes();
+  }
+};
+
+TEST(BlockPoolTest, ABlockFreedAfterTheThreadsPoolWasEmptiedGoesStraightBack) {
+  size_t pooled_before_exit = 0;
+  size_t pooled_after = 99;
+  OnNewThread([&] {
+    // Constructed before the pool's first block, so destroyed after the pool was emptied.
+    static thread_local FreesAtThreadExit late;
+    late.block = AllocateBlock(48);
+    late.pooled_after = &pooled_after;
+    FreeBlock(AllocateBlock(64), 64);
+    pooled_before_exit = PooledBytes();
+  });
+  EXPECT_EQ(pooled_before_exit, 64u);
+  EXPECT_EQ(pooled_after, 0u);
+}
+
 }  // namespace
 }  // namespace learnflow
