@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -160,7 +161,7 @@ class Members {
       if ((seen & bit) != 0) continue;  // a later duplicate
       seen |= bit;
       if (!field.value.is_null()) {
-        values_[i] = field.value;
+        values_[i].value = field.value;
         found_ |= bit;
       }
       if (seen == kAll) break;
@@ -170,11 +171,11 @@ class Members {
   bool Has(size_t i) const { return (found_ >> i) & 1; }
   bool Get(size_t i, dom::element& out) const {
     if (!Has(i)) return false;
-    out = values_[i];
+    out = values_[i].value;
     return true;
   }
   bool Object(size_t i, dom::object& out) const {
-    return Has(i) && values_[i].get_object().get(out) == simdjson::SUCCESS;
+    return Has(i) && values_[i].value.get_object().get(out) == simdjson::SUCCESS;
   }
   // The members `keys` of member i when it is an object; none otherwise.
   template <size_t M>
@@ -184,7 +185,14 @@ class Members {
   }
 
  private:
-  std::array<dom::element, N> values_{};
+  // Left uninitialised (a statement's members are read on every event): only the values whose
+  // bit is set in found_ are ever written or read.
+  union Value {
+    Value() {}
+    dom::element value;
+  };
+  static_assert(std::is_trivially_copyable_v<dom::element>);
+  std::array<Value, N> values_;
   uint64_t found_ = 0;
 };
 
