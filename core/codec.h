@@ -15,6 +15,7 @@
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -56,6 +57,15 @@ inline void PutVarString(std::string& out, std::string_view s) {
   out.append(s);
 }
 
+namespace codec_internal {
+// The first n <= 8 bytes at p as a little-endian integer (the same on every platform).
+inline uint64_t LoadLittleEndian(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
+  return v;
+}
+}  // namespace codec_internal
+
 // Reads what the Put functions wrote. Every read returns false (and consumes nothing) when the
 // input is too short; the views returned point into the input.
 class ByteReader {
@@ -64,15 +74,13 @@ class ByteReader {
 
   bool U64(uint64_t& v) {
     if (in_.size() < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
+    v = codec_internal::LoadLittleEndian(in_.data(), 8);
     in_.remove_prefix(8);
     return true;
   }
   bool U32(uint32_t& v) {
     if (in_.size() < 4) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(in_[i])) << (8 * i);
+    v = static_cast<uint32_t>(codec_internal::LoadLittleEndian(in_.data(), 4));
     in_.remove_prefix(4);
     return true;
   }
@@ -172,16 +180,12 @@ inline uint64_t MulFold(uint64_t a, uint64_t b) {
 inline uint64_t EventIdHash64(std::string_view bytes) {
   constexpr uint64_t kStep = 0x9E3779B97F4A7C15ULL;
   constexpr uint64_t kFinal = 0xC2B2AE3D27D4EB4FULL;
-  const auto load = [](const char* p, size_t n) {
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
-    return v;
-  };
+  using codec_internal::LoadLittleEndian;
   const char* p = bytes.data();
   size_t n = bytes.size();
   uint64_t h = codec_internal::MulFold(n ^ 0x243F6A8885A308D3ULL, kStep);
-  for (; n >= 8; p += 8, n -= 8) h = codec_internal::MulFold(h ^ load(p, 8), kStep);
-  if (n > 0) h = codec_internal::MulFold(h ^ load(p, n), kStep);
+  for (; n >= 8; p += 8, n -= 8) h = codec_internal::MulFold(h ^ LoadLittleEndian(p, 8), kStep);
+  if (n > 0) h = codec_internal::MulFold(h ^ LoadLittleEndian(p, n), kStep);
   return codec_internal::MulFold(h, kFinal);
 }
 
