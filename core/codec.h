@@ -17,6 +17,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -58,8 +59,20 @@ inline void PutVarString(std::string& out, std::string_view s) {
 }
 
 namespace codec_internal {
-// The first n <= 8 bytes at p as a little-endian integer (the same on every platform).
+// The first n <= 8 bytes at p as a little-endian integer (the same on every platform). Whole
+// words are one load: GCC does not always merge the byte loop below into one.
 inline uint64_t LoadLittleEndian(const char* p, size_t n) {
+  constexpr bool kBig = std::endian::native == std::endian::big;
+  if (n == 8) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, 8);
+    return kBig ? __builtin_bswap64(v) : v;
+  }
+  if (n == 4) {
+    uint32_t v = 0;
+    std::memcpy(&v, p, 4);
+    return kBig ? __builtin_bswap32(v) : v;
+  }
   uint64_t v = 0;
   for (size_t i = 0; i < n; ++i) v |= uint64_t{static_cast<uint8_t>(p[i])} << (8 * i);
   return v;
@@ -187,6 +200,21 @@ inline uint64_t EventIdHash64(std::string_view bytes) {
   for (; n >= 8; p += 8, n -= 8) h = codec_internal::MulFold(h ^ LoadLittleEndian(p, 8), kStep);
   if (n > 0) h = codec_internal::MulFold(h ^ LoadLittleEndian(p, n), kStep);
   return codec_internal::MulFold(h, kFinal);
+}
+
+// The number of leading bytes `a` and `b` have in common (front coding of sorted names). Eight
+// bytes a step: the first differing byte of two little-endian words is the lowest set bit of
+// their xor.
+inline size_t SharedPrefixLength(std::string_view a, std::string_view b) {
+  using codec_internal::LoadLittleEndian;
+  const size_t limit = a.size() < b.size() ? a.size() : b.size();
+  size_t n = 0;
+  for (; n + 8 <= limit; n += 8) {
+    const uint64_t diff = LoadLittleEndian(a.data() + n, 8) ^ LoadLittleEndian(b.data() + n, 8);
+    if (diff != 0) return n + static_cast<size_t>(std::countr_zero(diff)) / 8;
+  }
+  while (n < limit && a[n] == b[n]) ++n;
+  return n;
 }
 
 }  // namespace learnflow

@@ -58,9 +58,7 @@ void PutSkillValues(std::string& out, const SkillProbabilities& values) {
   std::string_view previous;
   for (const SkillProbability& value : values) {
     const std::string_view name = SkillIds::Name(value.skill);
-    const size_t limit = std::min(name.size(), previous.size());
-    size_t shared = 0;
-    while (shared < limit && name[shared] == previous[shared]) ++shared;
+    const size_t shared = SharedPrefixLength(name, previous);
     PutVarint(out, shared);
     PutVarString(out, name.substr(shared));
     PutDouble(out, value.p);

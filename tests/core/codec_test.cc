@@ -106,5 +106,28 @@ TEST(CodecTest, EventIdHashIsStableAndSpreadsIds) {
   EXPECT_EQ(seen.size(), ids);
 }
 
+TEST(CodecTest, SharedPrefixLengthAgreesWithAByteByByteCountAtEveryPosition) {
+  EXPECT_EQ(SharedPrefixLength("", ""), 0u);
+  EXPECT_EQ(SharedPrefixLength("", "abc"), 0u);
+  EXPECT_EQ(SharedPrefixLength("https://lms.example.org/s/0042", "https://lms.example.org/s/0047"),
+            29u);
+  // Every length on both sides of the 8-byte steps, a first difference at every position, and
+  // one name a prefix of the other.
+  for (size_t length = 0; length <= 40; ++length) {
+    const std::string a(length, 'x');
+    for (size_t at = 0; at <= length; ++at) {
+      std::string b = a.substr(0, at) + 'y' + a.substr(at);
+      EXPECT_EQ(SharedPrefixLength(a, b), at) << length << " " << at;
+      EXPECT_EQ(SharedPrefixLength(b, a), at) << length << " " << at;
+      EXPECT_EQ(SharedPrefixLength(a, a.substr(0, at)), at) << length << " " << at;
+      if (at < length) {
+        b = a;
+        b[at] = static_cast<char>(0x80);  // a high byte: bytes compare unsigned
+        EXPECT_EQ(SharedPrefixLength(a, b), at) << length << " " << at;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace learnflow
