@@ -51,15 +51,53 @@ std::string_view Arena::Concat(std::string_view a, std::string_view b, std::stri
   return {p, n};
 }
 
+namespace {
+constexpr uint64_t kEachByte = 0x0101010101010101ULL;
+
+// The high bit of each byte of `w` that is an upper-case ASCII letter. Per byte, without
+// carries: its low 7 bits plus 0x3f reach 0x80 from 'A' on, plus 0x25 from past 'Z' on; bytes
+// with the high bit set are not ASCII.
+uint64_t UpperCaseBits(uint64_t w) {
+  const uint64_t low7 = w & (0x7f * kEachByte);
+  const uint64_t from_a = low7 + (0x80 - 'A') * kEachByte;
+  const uint64_t past_z = low7 + (0x7f - 'Z') * kEachByte;
+  return (from_a ^ past_z) & ~w & (0x80 * kEachByte);
+}
+
+bool IsUpper(char c) { return c >= 'A' && c <= 'Z'; }
+char LowerChar(char c) { return IsUpper(c) ? static_cast<char>(c - 'A' + 'a') : c; }
+
+uint64_t LoadWord(const char* p) {
+  uint64_t w = 0;
+  std::memcpy(&w, p, 8);
+  return w;
+}
+}  // namespace
+
+// Eight bytes a step (the last step overlapping the one before): most ids are lower-case
+// already, and each byte tested alone costs a compare and a branch (a mailbox of 30 bytes on
+// every xAPI event).
 std::string_view Arena::LowerAscii(std::string_view text) {
-  const auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
-  if (std::none_of(text.begin(), text.end(), is_upper)) return text;
-  char* p = Allocate(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    p[i] = is_upper(c) ? static_cast<char>(c - 'A' + 'a') : c;
+  const size_t n = text.size();
+  const char* in = text.data();
+  if (n < 8) {
+    if (std::none_of(text.begin(), text.end(), IsUpper)) return text;
+    char* p = Allocate(n);
+    for (size_t i = 0; i < n; ++i) p[i] = LowerChar(in[i]);
+    return {p, n};
   }
-  return {p, text.size()};
+  uint64_t upper = UpperCaseBits(LoadWord(in + n - 8));
+  for (size_t i = 0; i + 8 < n; i += 8) upper |= UpperCaseBits(LoadWord(in + i));
+  if (upper == 0) return text;
+  char* p = Allocate(n);
+  const auto lower = [](uint64_t w) { return w | UpperCaseBits(w) >> 2; };  // 'a' - 'A' = 0x20
+  for (size_t i = 0; i + 8 < n; i += 8) {
+    const uint64_t w = lower(LoadWord(in + i));
+    std::memcpy(p + i, &w, 8);
+  }
+  const uint64_t last = lower(LoadWord(in + n - 8));
+  std::memcpy(p + n - 8, &last, 8);
+  return {p, n};
 }
 
 // ---- PaddedBuffer ----

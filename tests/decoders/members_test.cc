@@ -1,5 +1,5 @@
 // Tests of the one-pass member reader (KeySet, Members) of connectors/decoders: each answer must
-// be the one Member() gives for the same object and name.
+// be the one Member() gives for the same object and name; and of the arena's ASCII lowering.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -68,6 +68,30 @@ TEST(MembersTest, EmptyObjectsAndDefaultFindNothing) {
     EXPECT_FALSE(members.Has(i));
     EXPECT_FALSE(none.Has(i));
   }
+}
+
+TEST(ArenaTest, LowerAsciiLowersEachUpperCaseLetterAndNothingElseAtEveryPosition) {
+  Arena arena;
+  const std::string plain = "mailto:learner-0042@example.org";
+  // Text without upper-case letters is returned itself, not copied.
+  EXPECT_EQ(arena.LowerAscii(plain).data(), plain.data());
+  EXPECT_EQ(arena.LowerAscii("").size(), 0u);
+  // Every byte value at every position of texts around the 8-byte steps, against a byte-by-byte
+  // lowering.
+  for (size_t length = 1; length <= 19; ++length) {
+    for (size_t at = 0; at < length; ++at) {
+      for (int byte = 0; byte < 256; ++byte) {
+        std::string text(length, 'q');
+        text[at] = static_cast<char>(byte);
+        std::string expected = text;
+        if (byte >= 'A' && byte <= 'Z') expected[at] = static_cast<char>(byte - 'A' + 'a');
+        ASSERT_EQ(arena.LowerAscii(text), expected) << length << " " << at << " " << byte;
+      }
+    }
+    arena.Reset();
+  }
+  EXPECT_EQ(arena.LowerAscii("MAILTO:Ada.Lovelace@EXAMPLE.ORG[Z]@"),
+            "mailto:ada.lovelace@example.org[z]@");
 }
 
 }  // namespace
