@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+#include <charconv>
+#include <cmath>
+#include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace learnflow {
 namespace {
@@ -60,6 +66,42 @@ TEST(JsonWriterTest, EveryByteAtEveryPositionEscapesLikeTheReference) {
       c = rng() % 8 == 0 ? static_cast<char>(rng() % 256) : static_cast<char>('a' + rng() % 26);
     }
     ASSERT_EQ(Escaped(value), Reference(value)) << "round " << round;
+  }
+}
+
+std::string Written(double value) {
+  std::string out = "x";
+  AppendJsonDouble(out, value);
+  return out.substr(1);
+}
+
+std::string ToChars(double value) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof(buf), value).ptr);
+}
+
+TEST(JsonWriterTest, DoublesAreTheShortestRoundTripTextWhateverWasWrittenBefore) {
+  EXPECT_EQ(Written(0.0), "0");
+  EXPECT_EQ(Written(-0.0), "-0");
+  EXPECT_EQ(Written(0.1), "0.1");
+  EXPECT_EQ(Written(1.0 / 3.0), "0.3333333333333333");
+  EXPECT_EQ(Written(-2.2250738585072014e-308), "-2.2250738585072014e-308");  // the longest
+  EXPECT_EQ(Written(std::numeric_limits<double>::quiet_NaN()), "null");
+  EXPECT_EQ(Written(-std::numeric_limits<double>::infinity()), "null");
+  // Recently written values are remembered by their bits: values written again, values that
+  // share a remembered slot and replace each other, and values next to each other in bits must
+  // each come out as to_chars writes them.
+  std::mt19937_64 rng(11);
+  std::vector<double> values;
+  for (int i = 0; i < 4000; ++i) {
+    const uint64_t bits = rng();
+    values.push_back(std::bit_cast<double>(bits));
+    values.push_back(std::bit_cast<double>(bits + 1));
+    values.push_back(static_cast<double>(rng() % 100) / static_cast<double>(1 + rng() % 100));
+  }
+  for (int round = 0; round < 3; ++round) {
+    for (const double v : values) ASSERT_EQ(Written(v), std::isfinite(v) ? ToChars(v) : "null");
+    std::shuffle(values.begin(), values.end(), rng);
   }
 }
 
