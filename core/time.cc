@@ -1,6 +1,8 @@
 #include "core/time.h"
 
 #include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace learnflow {
@@ -65,18 +67,26 @@ class RealClock final : public Clock {
   }
 };
 
+// The time of day `days` days after the epoch, or nullopt when a field is out of range.
+std::optional<TimestampMs> FromDays(int64_t days, int hour, int minute, int second, int millis,
+                                    int offset_minutes) {
+  if (hour > 23 || minute > 59 || second > 60) {  // 60: a leap second, folded into the next minute
+    return std::nullopt;
+  }
+  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
+  return seconds * kMsPerSecond + millis;
+}
+
 // The calendar fields as a time, or nullopt when one is out of range.
 std::optional<TimestampMs> FromFields(int year, int month, int day, int hour, int minute,
                                       int second, int millis, int offset_minutes) {
   if (year < 1970 || month < 1 || month > 12 || day < 1 ||
-      static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month)) || hour > 23 ||
-      minute > 59 || second > 60) {  // 60: a leap second, folded into the next minute
+      static_cast<unsigned>(day) > DaysInMonth(year, static_cast<unsigned>(month))) {
     return std::nullopt;
   }
   const int64_t days =
       DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
-  return seconds * kMsPerSecond + millis;
+  return FromDays(days, hour, minute, second, millis, offset_minutes);
 }
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ", the form most producers write (and the engine itself): fixed
@@ -94,15 +104,36 @@ bool ParseCanonical(std::string_view s, std::optional<TimestampMs>& out) {
     return static_cast<int>(d);
   };
   const auto two = [&](size_t i) { return digit(i) * 10 + digit(i + 1); };
-  const int year = two(0) * 100 + two(2);
-  const int month = two(5);
-  const int day = two(8);
   const int hour = two(11);
   const int minute = two(14);
   const int second = two(17);
   const int millis = two(20) * 10 + digit(22);
+  // The times of a stream fall on few days: the day of the last valid date is remembered (per
+  // thread) by its 10 bytes, and its digits, range checks and day number are then skipped.
+  struct LastDate {
+    uint64_t head = 0;  // bytes 0-7, "YYYY-MM-"
+    uint16_t tail = 0;  // bytes 8-9, "DD"
+    int64_t days = -1;  // -1: none yet
+  };
+  constinit thread_local LastDate last;
+  uint64_t head = 0;
+  uint16_t tail = 0;
+  std::memcpy(&head, s.data(), sizeof(head));
+  std::memcpy(&tail, s.data() + 8, sizeof(tail));
+  if (last.days >= 0 && head == last.head && tail == last.tail) {
+    if (bad != 0) return false;
+    out = FromDays(last.days, hour, minute, second, millis, 0);
+    return true;
+  }
+  const int year = two(0) * 100 + two(2);
+  const int month = two(5);
+  const int day = two(8);
   if (bad != 0) return false;
   out = FromFields(year, month, day, hour, minute, second, millis, 0);
+  if (out.has_value()) {
+    last = LastDate{head, tail,
+                    DaysFromCivil(year, static_cast<unsigned>(month), static_cast<unsigned>(day))};
+  }
   return true;
 }
 

@@ -122,6 +122,29 @@ TEST(ParseIso8601Test, CanonicalFormKeepsTheCalendarRules) {
   EXPECT_EQ(ParseIso8601Millis("2026-11-22t10:00:00.123z"), kBase + 123);
 }
 
+TEST(ParseIso8601Test, TimesOfTheDayBeforeKeepTheRules) {
+  // The canonical path remembers the last valid date. The same text with "+00:00" takes the
+  // general path: both must agree on every time of a day parsed right after another time of it
+  // (or of another day, or after an invalid one).
+  for (const char* date : {"2026-11-22", "2024-02-29", "2026-11-22", "2026-11-23", "2025-02-29"}) {
+    for (int hour = 0; hour <= 25; hour += 5) {
+      for (const int minute : {0, 59, 60}) {
+        for (const int second : {0, 59, 60, 61}) {
+          const auto two = [](int v) {
+            return std::string{static_cast<char>('0' + v / 10), static_cast<char>('0' + v % 10)};
+          };
+          const std::string time =
+              std::string(date) + "T" + two(hour) + ":" + two(minute) + ":" + two(second) + ".042";
+          EXPECT_EQ(ParseIso8601Millis(time + "Z"), ParseIso8601Millis(time + "+00:00")) << time;
+        }
+      }
+    }
+    EXPECT_EQ(ParseIso8601Millis(std::string(date) + "T1x:00:00.000Z"), std::nullopt) << date;
+  }
+  EXPECT_EQ(ParseIso8601Millis("2026-11-22T00:00:00.000Z"), kBase - 10 * 3600 * 1000);
+  EXPECT_EQ(ParseIso8601Millis("2026-11-23T00:00:00.000Z"), kBase + 14 * 3600 * 1000);
+}
+
 TEST(ParseIso8601Test, YearRange) {
   EXPECT_TRUE(ParseIso8601Millis("9999-12-31T23:59:59.999Z").has_value());
   EXPECT_EQ(ParseIso8601Millis("9999-12-31T23:59:59.999Z"), 253402300799999);
