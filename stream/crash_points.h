@@ -11,6 +11,9 @@
 //                      group commit not yet sent
 // The two commit points count only commits that carry work (input consumed since the previous
 // commit), so a count means the same thing however long the engine idled first.
+// `<point>:<n>@<gate>:<k>` starts counting the passes of <point> only after the k-th pass of
+// <gate>: `mid_batch:500@after_flush:2` dies mid-batch 500 messages after the second commit
+// that carried work, whatever the engine's speed.
 // Unset (production): every check is one relaxed load of a null pointer. Thread-safe.
 #pragma once
 

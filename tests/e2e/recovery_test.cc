@@ -85,8 +85,11 @@ TEST_F(RecoveryTest, InstanceKilledMidStreamItsPartitionsMoveWithTheirState) {
   const std::string log_a = dir_a.path() + "/engine.log";
   const std::string log_b = dir_b.path() + "/engine.log";
   const std::string log_c = dir_c.path() + "/engine.log";
-  // A dies by SIGKILL after 4000 messages; B takes its partitions over and restores them.
-  testing::ChildProcess a(args(dir_a), {"LEARNFLOW_TEST_CRASH_AT=mid_batch:4000"}, log_a);
+  // A dies by SIGKILL mid-batch, 2000 messages after its second commit that carried work (by
+  // then the first one's changelog records and its position marker are flushed, so there are
+  // open windows to restore however fast A ran); B takes its partitions over and restores them.
+  testing::ChildProcess a(args(dir_a), {"LEARNFLOW_TEST_CRASH_AT=mid_batch:2000@after_flush:2"},
+                          log_a);
   testing::ChildProcess b(args(dir_b), {}, log_b);
   int status = 0;
   ASSERT_TRUE(a.Wait(120000, status)) << testing::ReadFileOrEmpty(log_a);
