@@ -76,26 +76,21 @@ class FaultTest : public testing::RecoveryFixture {
     return engine;
   }
 
-  static bool PollUntil(const EngineProcess& engine, const std::string& path,
-                        const std::function<bool(const testing::ClientResponse&)>& done) {
-    return testing::PollUntil(engine.port, path, done);
-  }
-
   static double Consumed(const testing::ClientResponse& metrics) {
     return testing::MetricSample(metrics.body, R"(learnflow_events_consumed_total{topic="learning.events"})");
   }
 
   // Waits until the engine has consumed kInjectAt input records.
   static void AwaitWorking(const EngineProcess& engine) {
-    ASSERT_TRUE(PollUntil(engine, "/metrics", [](const testing::ClientResponse& r) {
+    ASSERT_TRUE(testing::PollUntil(engine.port, "/metrics", [](const testing::ClientResponse& r) {
       return Consumed(r) >= kInjectAt;
     })) << testing::ReadFileOrEmpty(engine.log);
   }
 
   static void AwaitReadiness(const EngineProcess& engine, int status) {
-    ASSERT_TRUE(PollUntil(engine, "/readyz", [status](const testing::ClientResponse& r) {
-      return r.status == status;
-    })) << "/readyz never answered " << status << "\n" << testing::ReadFileOrEmpty(engine.log);
+    const auto answered = [status](const testing::ClientResponse& r) { return r.status == status; };
+    ASSERT_TRUE(testing::PollUntil(engine.port, "/readyz", answered))
+        << "/readyz never answered " << status << "\n" << testing::ReadFileOrEmpty(engine.log);
   }
 
   // Takes every broker down once the engine works, waits for /readyz to say not-ready, brings

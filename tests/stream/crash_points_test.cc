@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace learnflow {
 namespace {
@@ -28,48 +29,41 @@ TEST(CrashPointsTest, MalformedSpecsAreRejectedNamingTheProblem) {
   }
 }
 
+// Arms `spec`, passes `points` in order, then exits 0 (2 if `spec` does not arm). Run in a
+// death-test child: a pass that fires kills it with SIGKILL.
+[[noreturn]] void PassAndExit(const char* spec, const std::vector<CrashPoint>& points) {
+  std::string error;
+  if (!Arm(spec, error)) std::exit(2);
+  for (const CrashPoint point : points) MaybeCrash(point);
+  std::exit(0);
+}
+
+constexpr CrashPoint kMid = CrashPoint::kMidBatch;
+constexpr CrashPoint kFlush = CrashPoint::kAfterFlush;
+constexpr CrashPoint kWrite = CrashPoint::kAfterStateWrite;
+
 TEST(CrashPointsDeathTest, APointKillsOnItsNthPass) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(
-      {
-        std::string error;
-        if (!Arm("after_flush:3", error)) std::exit(2);
-        MaybeCrash(CrashPoint::kAfterFlush);
-        MaybeCrash(CrashPoint::kMidBatch);
-        MaybeCrash(CrashPoint::kAfterFlush);
-        MaybeCrash(CrashPoint::kAfterStateWrite);
-        MaybeCrash(CrashPoint::kAfterFlush);  // the third pass
-        std::exit(0);
-      },
-      ::testing::KilledBySignal(SIGKILL), "");
+  // Its third pass is the last one.
+  EXPECT_EXIT(PassAndExit("after_flush:3", {kFlush, kMid, kFlush, kWrite}),
+              ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(PassAndExit("after_flush:3", {kFlush, kMid, kFlush, kWrite, kFlush}),
+              ::testing::KilledBySignal(SIGKILL), "");
 }
 
 TEST(CrashPointsDeathTest, AGatedPointCountsOnlyAfterItsGate) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   // Without the gate's second pass the point never fires, however often it is passed.
-  EXPECT_EXIT(
-      {
-        std::string error;
-        if (!Arm("mid_batch:2@after_flush:2", error)) std::exit(2);
-        for (int i = 0; i < 100; ++i) MaybeCrash(CrashPoint::kMidBatch);
-        MaybeCrash(CrashPoint::kAfterFlush);
-        for (int i = 0; i < 100; ++i) MaybeCrash(CrashPoint::kMidBatch);
-        std::exit(0);
-      },
-      ::testing::ExitedWithCode(0), "");
+  std::vector<CrashPoint> before_gate(100, kMid);
+  before_gate.push_back(kFlush);
+  before_gate.insert(before_gate.end(), 100, kMid);
+  EXPECT_EXIT(PassAndExit("mid_batch:2@after_flush:2", before_gate),
+              ::testing::ExitedWithCode(0), "");
   // After it, the second pass of the point kills.
-  EXPECT_EXIT(
-      {
-        std::string error;
-        if (!Arm("mid_batch:2@after_flush:2", error)) std::exit(2);
-        MaybeCrash(CrashPoint::kAfterFlush);
-        MaybeCrash(CrashPoint::kMidBatch);
-        MaybeCrash(CrashPoint::kAfterFlush);
-        MaybeCrash(CrashPoint::kMidBatch);
-        MaybeCrash(CrashPoint::kMidBatch);  // the second pass after the gate
-        std::exit(0);
-      },
-      ::testing::KilledBySignal(SIGKILL), "");
+  EXPECT_EXIT(PassAndExit("mid_batch:2@after_flush:2", {kFlush, kMid, kFlush, kMid}),
+              ::testing::ExitedWithCode(0), "");
+  EXPECT_EXIT(PassAndExit("mid_batch:2@after_flush:2", {kFlush, kMid, kFlush, kMid, kMid}),
+              ::testing::KilledBySignal(SIGKILL), "");
 }
 
 }  // namespace
